@@ -1,0 +1,1 @@
+export type { AttrValue, OutpostRecord, RecordKind } from './record.ts';
