@@ -1,0 +1,150 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { OutpostError } from '../errors.ts';
+import { queueCorrupt, queueSchemaTooNew } from './errors.ts';
+
+export const SCHEMA_VERSION = 1;
+
+// drop_class orders eviction under drop_oldest: lower classes go first, ALERT never.
+export const DROP_CLASS = { log: 0, metric: 1, event: 1, alert: 2 } as const;
+export const EVICTABLE_CLASSES = [DROP_CLASS.log, DROP_CLASS.metric] as const;
+
+const SCHEMA = `
+CREATE TABLE batches (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE records (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  batch_seq   INTEGER REFERENCES batches(seq),
+  enqueued_at INTEGER NOT NULL,
+  drop_class  INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  payload     TEXT NOT NULL
+) STRICT;
+CREATE INDEX records_by_batch ON records(batch_seq, seq);
+CREATE INDEX records_pending_by_class ON records(drop_class, seq) WHERE batch_seq IS NULL;
+CREATE INDEX records_pending_by_age ON records(enqueued_at) WHERE batch_seq IS NULL;
+CREATE TABLE dead_letter (
+  seq         INTEGER PRIMARY KEY,
+  batch_seq   INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  payload     TEXT NOT NULL,
+  attempts    INTEGER NOT NULL,
+  code        TEXT NOT NULL,
+  message     TEXT NOT NULL,
+  status      INTEGER,
+  dead_at     INTEGER NOT NULL
+) STRICT;
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
+const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+
+export interface OpenedDatabase {
+  db: Database.Database;
+  corruptRecovered: boolean;
+}
+
+/**
+ * Opens (creating if needed) the queue file. A file that SQLite cannot read as a database, or that
+ * fails quick_check, is renamed to `<file>.corrupt-<ms>` with its -wal/-shm and a fresh queue is
+ * started; a second failure throws instead of looping.
+ */
+export function openQueueDatabase(
+  file: string,
+  durability: 'normal' | 'full',
+  logger: Logger,
+  now: () => number,
+): OpenedDatabase {
+  fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  // The collector may already hold batches and records numbered by a file that is now lost;
+  // starting both sequences above at*1000 keeps them from being reused (a reused Idempotency-Key
+  // turns a fresh batch into a 409 conflict) unless the old file averaged >1000 records per ms.
+  const seedAbove = (at: number) => Math.max(0, Math.floor(at)) * 1000;
+  // SQLite writes page 1 as soon as WAL mode is set, so an empty file was cut short from outside.
+  const truncatedToNothing = fs.existsSync(file) && fs.statSync(file).size === 0;
+  try {
+    const db = openAndMigrate(file, durability, truncatedToNothing ? seedAbove(now()) : 0);
+    if (truncatedToNothing) {
+      logger.warn(
+        { path: file },
+        `queue file ${file} was empty; started an empty queue with fresh sequences`,
+      );
+    }
+    return { db, corruptRecovered: false };
+  } catch (err) {
+    if (!isCorruption(err)) throw err;
+    const at = now();
+    const movedTo = moveAside(file, at);
+    logger.warn(
+      { path: file, movedTo, err },
+      `queue file ${file} is corrupt; moved it to ${movedTo} and started an empty queue`,
+    );
+    try {
+      return { db: openAndMigrate(file, durability, seedAbove(at)), corruptRecovered: true };
+    } catch (again) {
+      if (again instanceof OutpostError) throw again;
+      throw queueCorrupt(file, `still unreadable after moving the old file to ${movedTo}`, again);
+    }
+  }
+}
+
+function openAndMigrate(file: string, durability: 'normal' | 'full', seedSeq: number): Database.Database {
+  const db = new Database(file);
+  try {
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    const check = db.pragma('quick_check(1)', { simple: true });
+    if (check !== 'ok') throw queueCorrupt(file, `quick_check: ${String(check)}`);
+    db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+    db.pragma(`journal_size_limit = ${JOURNAL_SIZE_LIMIT}`);
+    db.pragma('foreign_keys = ON');
+    migrate(db, file, seedSeq);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function migrate(db: Database.Database, file: string, seedSeq: number): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version === SCHEMA_VERSION) return;
+  if (version > SCHEMA_VERSION) throw queueSchemaTooNew(file, version, SCHEMA_VERSION);
+  db.transaction(() => {
+    db.exec(SCHEMA);
+    if (seedSeq > 0) {
+      db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('records', ?), ('batches', ?)").run(
+        seedSeq,
+        seedSeq,
+      );
+    }
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}
+
+function isCorruption(err: unknown): boolean {
+  if (err instanceof OutpostError) return err.code === 'E_QUEUE_CORRUPT';
+  if (err instanceof Database.SqliteError) {
+    return err.code === 'SQLITE_NOTADB' || err.code.startsWith('SQLITE_CORRUPT');
+  }
+  return false;
+}
+
+function moveAside(file: string, at: number): string {
+  let target = `${file}.corrupt-${at}`;
+  for (let n = 1; fs.existsSync(target); n++) target = `${file}.corrupt-${at}-${n}`;
+  fs.renameSync(file, target);
+  for (const suffix of ['-wal', '-shm']) {
+    if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, target + suffix);
+  }
+  return target;
+}

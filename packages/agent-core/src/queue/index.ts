@@ -1,0 +1,19 @@
+export {
+  queueBadOptions,
+  queueBatchNotLeased,
+  queueBatchUnknown,
+  queueClosed,
+  queueCorrupt,
+  queueFull,
+  queueSchemaTooNew,
+} from './errors.ts';
+export type {
+  Batch,
+  DeadLetterReason,
+  EnqueueResult,
+  QueuedRecord,
+  QueueEvents,
+  QueueOptions,
+  QueueStats,
+} from './queue.ts';
+export { Queue } from './queue.ts';

@@ -1,0 +1,587 @@
+import { EventEmitter } from 'node:events';
+import type { OutpostRecord } from '@outpost/plugin-sdk';
+import type Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { DROP_CLASS, EVICTABLE_CLASSES, openQueueDatabase } from './database.ts';
+import { queueBadOptions, queueBatchNotLeased, queueBatchUnknown, queueClosed, queueFull } from './errors.ts';
+
+export interface QueueOptions {
+  /** SQLite file; parent dirs are created. */
+  path: string;
+  /** Bound on the summed size of stored records (JSON payload bytes). */
+  maxBytes: number;
+  /** Records older than this (by enqueue time) are dropped, reason 'max_age' (not from formed batches). */
+  maxAgeMs?: number;
+  policy: 'drop_oldest' | 'block';
+  /** synchronous=NORMAL (survives kill -9) or FULL (survives power loss). */
+  durability: 'normal' | 'full';
+  logger: Logger;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** `seq` is the record's AUTOINCREMENT rowid: strictly increasing, never reused. */
+export interface QueuedRecord extends OutpostRecord {
+  seq: number;
+}
+
+export interface Batch {
+  seq: number;
+  records: QueuedRecord[];
+  bytes: number;
+  createdAt: number;
+  attempts: number;
+}
+
+/** `dropped` counts older records evicted by drop_oldest to make room. */
+export interface EnqueueResult {
+  accepted: number;
+  dropped: number;
+}
+
+export interface QueueStats {
+  /** Records stored (pending + in batches). */
+  depth: number;
+  /** Their summed payload bytes. */
+  bytes: number;
+  /** Formed batches not yet acked (leased or not). */
+  batches: number;
+  /** Batches currently leased. */
+  leased: number;
+  /** Enqueue time of the oldest stored record. */
+  oldestTs: number | null;
+  /** Records accepted since open. */
+  enqueued: number;
+  /** Records acked since open. */
+  acked: number;
+  /** By reason since the file was created: 'queue_full', 'max_age'. */
+  dropped: Record<string, number>;
+  /** Records in the dead-letter table. */
+  deadLetter: number;
+  /** Highest record seq ever assigned (0 if none). */
+  lastSeq: number;
+  /** True if open() found a corrupt file and moved it aside. */
+  corruptRecovered: boolean;
+}
+
+export interface DeadLetterReason {
+  code: string;
+  message: string;
+  status?: number;
+}
+
+export interface QueueEvents {
+  enqueued: [count: number];
+}
+
+type DropReason = 'queue_full' | 'max_age';
+
+interface Row {
+  payload: string;
+  bytes: number;
+  dropClass: number;
+}
+
+interface Delta {
+  depth: number;
+  bytes: number;
+  queueFull: number;
+  maxAge: number;
+}
+
+interface EnqueueOutcome extends Delta {
+  accepted: number;
+  evicted: number;
+  lastSeq: number;
+  full: boolean;
+}
+
+interface LeaseOutcome extends Delta {
+  batch: Batch | null;
+  formed: boolean;
+}
+
+const DROP_LOG_INTERVAL_MS = 60_000;
+
+/**
+ * The agent's durable queue: records are committed one enqueue call at a time, grouped into
+ * persisted batches by lease(), and leave only on ack (or into the dead-letter table).
+ */
+export class Queue extends EventEmitter<QueueEvents> {
+  static open(options: QueueOptions): Queue {
+    validateOptions(options);
+    const now = options.now ?? Date.now;
+    const { db, corruptRecovered } = openQueueDatabase(options.path, options.durability, options.logger, now);
+    try {
+      return new Queue(db, options, now, corruptRecovered);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  readonly #db: Database.Database;
+  readonly #options: QueueOptions;
+  readonly #now: () => number;
+  readonly #logger: Logger;
+  readonly #corruptRecovered: boolean;
+  readonly #leased = new Set<number>();
+  #closing: Promise<void> | null = null;
+
+  #depth: number;
+  #bytes: number;
+  #batches: number;
+  #deadLetter: number;
+  #lastSeq: number;
+  #enqueued = 0;
+  #acked = 0;
+  readonly #dropped: Record<DropReason, number>;
+  readonly #dropLog = { at: Number.NEGATIVE_INFINITY, queue_full: 0, max_age: 0 };
+
+  readonly #stmt: ReturnType<typeof prepare>;
+  readonly #enqueueTx: Database.Transaction<(rows: Row[], now: number) => EnqueueOutcome>;
+  readonly #leaseTx: Database.Transaction<
+    (limits: { maxRecords: number; maxBytes: number }, now: number) => LeaseOutcome
+  >;
+  readonly #ackTx: Database.Transaction<(batchSeq: number) => { depth: number; bytes: number }>;
+  readonly #deadLetterTx: Database.Transaction<
+    (batchSeq: number, reason: DeadLetterReason, now: number) => { depth: number; bytes: number }
+  >;
+
+  private constructor(
+    db: Database.Database,
+    options: QueueOptions,
+    now: () => number,
+    corruptRecovered: boolean,
+  ) {
+    super();
+    this.#db = db;
+    this.#options = options;
+    this.#now = now;
+    this.#logger = options.logger;
+    this.#corruptRecovered = corruptRecovered;
+    this.#stmt = prepare(db);
+
+    const totals = this.#stmt.totals.get() as { depth: number; bytes: number };
+    this.#depth = totals.depth;
+    this.#bytes = totals.bytes;
+    this.#batches = (this.#stmt.batchCount.get() as { n: number }).n;
+    this.#deadLetter = (this.#stmt.deadLetterCount.get() as { n: number }).n;
+    this.#lastSeq = (this.#stmt.lastSeq.get() as { seq: number } | undefined)?.seq ?? 0;
+    this.#dropped = {
+      queue_full: this.#counter('dropped.queue_full'),
+      max_age: this.#counter('dropped.max_age'),
+    };
+
+    // Every write runs as .immediate(): BEGIN IMMEDIATE takes the write lock up front, because a
+    // deferred transaction that upgrades to a write in WAL can fail with SQLITE_BUSY without waiting.
+    this.#enqueueTx = db.transaction((rows: Row[], at: number) => this.#enqueueInTx(rows, at));
+    this.#leaseTx = db.transaction((limits: { maxRecords: number; maxBytes: number }, at: number) =>
+      this.#leaseInTx(limits, at),
+    );
+    this.#ackTx = db.transaction((batchSeq: number) => this.#removeBatchInTx(batchSeq));
+    this.#deadLetterTx = db.transaction((batchSeq: number, reason: DeadLetterReason, at: number) => {
+      const batch = this.#stmt.batchBySeq.get(batchSeq) as { attempts: number } | undefined;
+      if (batch === undefined) throw queueBatchUnknown(batchSeq);
+      this.#stmt.copyToDeadLetter.run(
+        batch.attempts,
+        reason.code,
+        reason.message,
+        reason.status ?? null,
+        at,
+        batchSeq,
+      );
+      return this.#removeBatchInTx(batchSeq);
+    });
+
+    this.#logger.debug(
+      {
+        path: options.path,
+        depth: this.#depth,
+        bytes: this.#bytes,
+        batches: this.#batches,
+        lastSeq: this.#lastSeq,
+      },
+      'queue opened',
+    );
+  }
+
+  /**
+   * Commits the records in one BEGIN IMMEDIATE transaction; they are durable when this returns.
+   * Throws E_QUEUE_FULL (accepting none) when policy is "block" and they do not fit.
+   */
+  enqueue(records: OutpostRecord[]): EnqueueResult {
+    this.#assertOpen();
+    if (records.length === 0) return { accepted: 0, dropped: 0 };
+    const rows = records.map(toRow);
+    const outcome = this.#enqueueTx.immediate(rows, this.#now());
+    this.#apply(outcome);
+    if (outcome.lastSeq > this.#lastSeq) this.#lastSeq = outcome.lastSeq;
+    if (outcome.full) {
+      throw queueFull({
+        bytes: this.#bytes,
+        incomingBytes: rows.reduce((sum, row) => sum + row.bytes, 0),
+        maxBytes: this.#options.maxBytes,
+      });
+    }
+    this.#enqueued += outcome.accepted;
+    if (outcome.accepted > 0) {
+      try {
+        this.emit('enqueued', outcome.accepted);
+      } catch (err) {
+        // The records are committed; a failing listener must not make the caller enqueue them twice.
+        this.#logger.error({ err }, "a listener for the queue's 'enqueued' event threw");
+      }
+    }
+    return { accepted: outcome.accepted, dropped: outcome.evicted };
+  }
+
+  /**
+   * Returns the oldest formed batch that is not leased, or else forms a new one from the oldest
+   * pending records. A formed batch keeps its seq and records until acked or dead-lettered.
+   */
+  lease(limits: { maxRecords: number; maxBytes: number }): Batch | null {
+    this.#assertOpen();
+    if (!(limits.maxRecords >= 1) || !(limits.maxBytes > 0)) {
+      throw queueBadOptions(
+        `lease limits need maxRecords >= 1 and maxBytes > 0, got ${JSON.stringify(limits)}`,
+      );
+    }
+    // A formed batch's seq becomes an Idempotency-Key as soon as it is sent, so its commit is
+    // fsynced even with durability "normal": a power loss must not let the seq be re-formed
+    // with other records.
+    const relaxed = this.#options.durability === 'normal';
+    if (relaxed) this.#stmt.syncFull.run();
+    let outcome: LeaseOutcome;
+    try {
+      outcome = this.#leaseTx.immediate(limits, this.#now());
+    } finally {
+      if (relaxed) this.#stmt.syncNormal.run();
+    }
+    this.#apply(outcome);
+    if (outcome.formed) this.#batches++;
+    if (outcome.batch !== null) this.#leased.add(outcome.batch.seq);
+    return outcome.batch;
+  }
+
+  /**
+   * The collector stored the batch: delete it and its records in one transaction. Any formed batch
+   * can be acked, leased or not (a send that outlived a close/reopen still counts).
+   */
+  ack(batchSeq: number): void {
+    this.#assertOpen();
+    const removed = this.#ackTx.immediate(batchSeq);
+    this.#afterRemove(batchSeq, removed);
+    this.#acked += removed.depth;
+  }
+
+  /** The send failed and will be retried: the batch stays formed, with the same seq and records. */
+  release(batchSeq: number): void {
+    this.#assertOpen();
+    if (!this.#leased.has(batchSeq)) throw queueBatchNotLeased(batchSeq);
+    this.#stmt.bumpAttempts.run(batchSeq);
+    this.#leased.delete(batchSeq);
+  }
+
+  /** The collector refused the batch for good: move its records to the dead-letter table. */
+  deadLetter(batchSeq: number, reason: DeadLetterReason): void {
+    this.#assertOpen();
+    const removed = this.#deadLetterTx.immediate(batchSeq, reason, this.#now());
+    this.#afterRemove(batchSeq, removed);
+    this.#deadLetter += removed.depth;
+    this.#logger.warn(
+      { batchSeq, records: removed.depth, code: reason.code, status: reason.status },
+      `queue batch ${batchSeq} moved to the dead-letter table: ${reason.message}`,
+    );
+  }
+
+  stats(): QueueStats {
+    this.#assertOpen();
+    const oldest = this.#stmt.oldest.get() as { enqueued_at: number } | undefined;
+    return {
+      depth: this.#depth,
+      bytes: this.#bytes,
+      batches: this.#batches,
+      leased: this.#leased.size,
+      oldestTs: oldest?.enqueued_at ?? null,
+      enqueued: this.#enqueued,
+      acked: this.#acked,
+      dropped: { ...this.#dropped },
+      deadLetter: this.#deadLetter,
+      lastSeq: this.#lastSeq,
+      corruptRecovered: this.#corruptRecovered,
+    };
+  }
+
+  /** Releases leases, checkpoints the WAL into the main file and closes it. Safe to call twice. */
+  close(): Promise<void> {
+    if (this.#closing !== null) return this.#closing;
+    this.#closing = new Promise<void>((resolve, reject) => {
+      this.#leased.clear();
+      try {
+        try {
+          this.#db.pragma('wal_checkpoint(TRUNCATE)');
+        } catch (err) {
+          // Everything is committed already; the WAL is replayed on the next open.
+          this.#logger.warn({ err, path: this.#options.path }, 'queue WAL checkpoint on close failed');
+        }
+        this.#db.close();
+        resolve();
+      } catch (err) {
+        reject(err);
+      }
+    });
+    return this.#closing;
+  }
+
+  #enqueueInTx(rows: Row[], now: number): EnqueueOutcome {
+    const { maxBytes, policy } = this.#options;
+    const expired = this.#evictExpiredInTx(now);
+    const outcome: EnqueueOutcome = {
+      ...expired,
+      accepted: 0,
+      evicted: 0,
+      lastSeq: 0,
+      full: false,
+    };
+    const stored = this.#bytes + expired.bytes;
+    let over = stored + rows.reduce((sum, row) => sum + row.bytes, 0) - maxBytes;
+    if (over > 0 && policy === 'block' && this.#depth + expired.depth > 0) {
+      // Only an empty queue takes an oversized enqueue, so "block" can always make progress.
+      outcome.full = true;
+      this.#countDropsInTx(outcome);
+      return outcome;
+    }
+    const keep = rows.map(() => true);
+    if (over > 0 && policy === 'drop_oldest') {
+      // Stored records of a class go before new ones of that class: new data is worth more than
+      // old data, but a class never outranks a higher one.
+      for (const dropClass of EVICTABLE_CLASSES) {
+        if (over <= 0) break;
+        let lastEvicted = 0;
+        for (const row of this.#stmt.pendingByClass.iterate(dropClass) as Iterable<{
+          seq: number;
+          bytes: number;
+        }>) {
+          if (over <= 0) break;
+          over -= row.bytes;
+          lastEvicted = row.seq;
+          outcome.evicted++;
+          outcome.depth--;
+          outcome.bytes -= row.bytes;
+        }
+        if (lastEvicted > 0) this.#stmt.deletePendingByClass.run(dropClass, lastEvicted);
+        rows.forEach((row, i) => {
+          if (over > 0 && row.dropClass === dropClass) {
+            over -= row.bytes;
+            keep[i] = false;
+          }
+        });
+      }
+      outcome.queueFull += outcome.evicted + keep.filter((k) => !k).length;
+    }
+    rows.forEach((row, i) => {
+      if (!keep[i]) return;
+      const info = this.#stmt.insert.run(now, row.dropClass, row.bytes, row.payload);
+      outcome.lastSeq = Number(info.lastInsertRowid);
+      outcome.accepted++;
+      outcome.depth++;
+      outcome.bytes += row.bytes;
+    });
+    this.#countDropsInTx(outcome);
+    return outcome;
+  }
+
+  #leaseInTx(limits: { maxRecords: number; maxBytes: number }, now: number): LeaseOutcome {
+    const outcome: LeaseOutcome = { ...this.#evictExpiredInTx(now), batch: null, formed: false };
+    this.#countDropsInTx(outcome);
+    for (const row of this.#stmt.batches.iterate() as Iterable<{
+      seq: number;
+      created_at: number;
+      attempts: number;
+    }>) {
+      if (this.#leased.has(row.seq)) continue;
+      outcome.batch = {
+        seq: row.seq,
+        createdAt: row.created_at,
+        attempts: row.attempts,
+        records: [],
+        bytes: 0,
+      };
+      break;
+    }
+    if (outcome.batch === null) {
+      let count = 0;
+      let bytes = 0;
+      let last = 0;
+      for (const row of this.#stmt.pending.iterate() as Iterable<{ seq: number; bytes: number }>) {
+        if (count >= limits.maxRecords || (count > 0 && bytes + row.bytes > limits.maxBytes)) break;
+        count++;
+        bytes += row.bytes;
+        last = row.seq;
+      }
+      if (count === 0) return outcome;
+      const seq = Number(this.#stmt.insertBatch.run(now).lastInsertRowid);
+      this.#stmt.assignBatch.run(seq, last);
+      outcome.batch = { seq, createdAt: now, attempts: 0, records: [], bytes: 0 };
+      outcome.formed = true;
+    }
+    const batch = outcome.batch;
+    for (const row of this.#stmt.batchRecords.iterate(batch.seq) as Iterable<{
+      seq: number;
+      bytes: number;
+      payload: string;
+    }>) {
+      batch.records.push({ seq: row.seq, ...(JSON.parse(row.payload) as OutpostRecord) });
+      batch.bytes += row.bytes;
+    }
+    return outcome;
+  }
+
+  #removeBatchInTx(batchSeq: number): { depth: number; bytes: number } {
+    const totals = this.#stmt.batchTotals.get(batchSeq) as { depth: number; bytes: number };
+    this.#stmt.deleteBatchRecords.run(batchSeq);
+    if (this.#stmt.deleteBatch.run(batchSeq).changes === 0) throw queueBatchUnknown(batchSeq);
+    return totals;
+  }
+
+  #evictExpiredInTx(now: number): Delta {
+    const delta: Delta = { depth: 0, bytes: 0, queueFull: 0, maxAge: 0 };
+    const { maxAgeMs } = this.#options;
+    if (maxAgeMs === undefined) return delta;
+    const cutoff = now - maxAgeMs;
+    const expired = this.#stmt.expiredTotals.get(cutoff) as { depth: number; bytes: number };
+    if (expired.depth === 0) return delta;
+    this.#stmt.deleteExpired.run(cutoff);
+    delta.depth -= expired.depth;
+    delta.bytes -= expired.bytes;
+    delta.maxAge += expired.depth;
+    return delta;
+  }
+
+  #countDropsInTx(delta: Delta): void {
+    if (delta.queueFull > 0) this.#stmt.addCounter.run('dropped.queue_full', delta.queueFull);
+    if (delta.maxAge > 0) this.#stmt.addCounter.run('dropped.max_age', delta.maxAge);
+  }
+
+  // In-memory totals change only after a commit, so a rolled-back transaction leaves them right.
+  #apply(delta: Delta): void {
+    this.#depth += delta.depth;
+    this.#bytes += delta.bytes;
+    this.#dropped.queue_full += delta.queueFull;
+    this.#dropped.max_age += delta.maxAge;
+    if (delta.queueFull > 0 || delta.maxAge > 0) this.#logDrops(delta);
+  }
+
+  #afterRemove(batchSeq: number, removed: { depth: number; bytes: number }): void {
+    this.#leased.delete(batchSeq);
+    this.#batches--;
+    this.#depth -= removed.depth;
+    this.#bytes -= removed.bytes;
+  }
+
+  // Drops come in bursts while the collector is away; one line a minute says enough.
+  #logDrops(delta: Delta): void {
+    const log = this.#dropLog;
+    log.queue_full += delta.queueFull;
+    log.max_age += delta.maxAge;
+    const now = this.#now();
+    if (now - log.at < DROP_LOG_INTERVAL_MS) return;
+    this.#logger.warn(
+      {
+        dropped: { queue_full: log.queue_full, max_age: log.max_age },
+        bytes: this.#bytes,
+        maxBytes: this.#options.maxBytes,
+      },
+      'queue dropped records (queue_full: over max bytes; max_age: older than max age)',
+    );
+    log.at = now;
+    log.queue_full = 0;
+    log.max_age = 0;
+  }
+
+  #counter(name: string): number {
+    return (this.#stmt.counter.get(name) as { value: number } | undefined)?.value ?? 0;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing !== null) throw queueClosed();
+  }
+}
+
+// Statements are prepared once and live as long as the queue: lease runs often, and db.pragma()
+// would prepare a throwaway statement on every call.
+function prepare(db: Database.Database) {
+  return {
+    syncFull: db.prepare('PRAGMA synchronous = FULL'),
+    syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+    totals: db.prepare('SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records'),
+    batchCount: db.prepare('SELECT count(*) AS n FROM batches'),
+    deadLetterCount: db.prepare('SELECT count(*) AS n FROM dead_letter'),
+    lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'"),
+    counter: db.prepare('SELECT value FROM counters WHERE name = ?'),
+    addCounter: db.prepare(
+      'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value',
+    ),
+    oldest: db.prepare('SELECT enqueued_at FROM records ORDER BY seq LIMIT 1'),
+    insert: db.prepare('INSERT INTO records(enqueued_at, drop_class, bytes, payload) VALUES (?, ?, ?, ?)'),
+    pending: db.prepare('SELECT seq, bytes FROM records WHERE batch_seq IS NULL ORDER BY seq'),
+    pendingByClass: db.prepare(
+      'SELECT seq, bytes FROM records WHERE batch_seq IS NULL AND drop_class = ? ORDER BY seq',
+    ),
+    deletePendingByClass: db.prepare(
+      'DELETE FROM records WHERE batch_seq IS NULL AND drop_class = ? AND seq <= ?',
+    ),
+    expiredTotals: db.prepare(
+      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE batch_seq IS NULL AND enqueued_at < ?',
+    ),
+    deleteExpired: db.prepare('DELETE FROM records WHERE batch_seq IS NULL AND enqueued_at < ?'),
+    batches: db.prepare('SELECT seq, created_at, attempts FROM batches ORDER BY seq'),
+    batchBySeq: db.prepare('SELECT attempts FROM batches WHERE seq = ?'),
+    insertBatch: db.prepare('INSERT INTO batches(created_at) VALUES (?)'),
+    assignBatch: db.prepare('UPDATE records SET batch_seq = ? WHERE batch_seq IS NULL AND seq <= ?'),
+    batchRecords: db.prepare('SELECT seq, bytes, payload FROM records WHERE batch_seq = ? ORDER BY seq'),
+    batchTotals: db.prepare(
+      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE batch_seq = ?',
+    ),
+    deleteBatchRecords: db.prepare('DELETE FROM records WHERE batch_seq = ?'),
+    deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
+    bumpAttempts: db.prepare('UPDATE batches SET attempts = attempts + 1 WHERE seq = ?'),
+    copyToDeadLetter: db.prepare(
+      `INSERT INTO dead_letter(seq, batch_seq, enqueued_at, bytes, payload, attempts, code, message, status, dead_at)
+       SELECT seq, batch_seq, enqueued_at, bytes, payload, ?, ?, ?, ?, ? FROM records WHERE batch_seq = ?`,
+    ),
+  };
+}
+
+// Only the record model's fields are stored, in a fixed order, so a payload's bytes do not depend
+// on extra properties a caller happened to carry (a re-enqueued QueuedRecord's seq, for one).
+function toRow(record: OutpostRecord): Row {
+  const canonical: Record<string, unknown> = { kind: record.kind, ts: record.ts, name: record.name };
+  if (record.value !== undefined) canonical.value = record.value;
+  if (record.unit !== undefined) canonical.unit = record.unit;
+  if (record.body !== undefined) canonical.body = record.body;
+  canonical.attrs = record.attrs;
+  canonical.source = record.source;
+  const payload = JSON.stringify(canonical);
+  return {
+    payload,
+    bytes: Buffer.byteLength(payload, 'utf8'),
+    dropClass: DROP_CLASS[record.kind] ?? DROP_CLASS.metric,
+  };
+}
+
+function validateOptions(options: QueueOptions): void {
+  if (typeof options.path !== 'string' || options.path === '')
+    throw queueBadOptions('path must be a file path');
+  if (!(options.maxBytes > 0)) throw queueBadOptions(`maxBytes must be > 0, got ${options.maxBytes}`);
+  if (options.maxAgeMs !== undefined && !(options.maxAgeMs > 0)) {
+    throw queueBadOptions(`maxAgeMs must be > 0 when set, got ${options.maxAgeMs}`);
+  }
+  if (options.policy !== 'drop_oldest' && options.policy !== 'block') {
+    throw queueBadOptions(`policy must be "drop_oldest" or "block", got ${JSON.stringify(options.policy)}`);
+  }
+  if (options.durability !== 'normal' && options.durability !== 'full') {
+    throw queueBadOptions(`durability must be "normal" or "full", got ${JSON.stringify(options.durability)}`);
+  }
+}
