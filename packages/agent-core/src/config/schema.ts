@@ -1,0 +1,343 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import { closest } from './suggest.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+export const SYSTEM_METRIC_GROUPS = [
+  'cpu',
+  'memory',
+  'swap',
+  'load',
+  'filesystem',
+  'disk',
+  'network',
+  'uptime',
+] as const;
+export type SystemMetricGroup = (typeof SYSTEM_METRIC_GROUPS)[number];
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** Exactly one way to pick processes: exact comm name, pid, or a regex on the command line. */
+export type ProcessMatch = { name: string } | { pid: number } | { pattern: string };
+
+/** The agent's config, with the YAML's snake_case keys; durations in ms, sizes in bytes. */
+export interface AgentConfig {
+  collector: { url: string; enrollment_token: string; request_timeout: number };
+  agent: { state_dir: string; hostname: string; labels: Record<string, string> };
+  inputs: {
+    system: { enabled: boolean; interval: number; metrics: SystemMetricGroup[] };
+    processes: { enabled: boolean; interval: number; self: boolean; match: ProcessMatch[] };
+  };
+  queue: {
+    max_bytes: number;
+    max_age: number;
+    policy: 'drop_oldest' | 'block';
+    durability: 'normal' | 'full';
+  };
+  send: {
+    batch_max_records: number;
+    batch_max_bytes: number;
+    batch_max_wait: number;
+    compression: 'zstd' | 'none';
+    retry: { initial_backoff: number; max_backoff: number; max_retry_after: number };
+  };
+  heartbeat: { interval: number };
+  shutdown: { grace_period: number };
+  control: { socket: string };
+  log: { level: LogLevel };
+}
+
+/** Longest delay a Node timer takes without firing at once (2^31-1 ms is about 24.8 days). */
+const TIMER_MAX = '24d';
+
+/** Tagged so the loader can point at the key itself and suggest a known one. */
+export interface UnknownKeyParams {
+  unknownKey: true;
+  known: string[];
+}
+
+const unknownKey = (known: string[]) =>
+  z.unknown().superRefine((_value, ctx) => {
+    const params: UnknownKeyParams = { unknownKey: true, known };
+    ctx.addIssue({ code: 'custom', message: 'unknown key', params });
+  });
+
+// Strict objects whose unknown keys each get their own issue at their own path, so every one of
+// them can be reported with its line and a suggestion.
+function strict<T extends Record<string, z.ZodType>>(shape: T) {
+  return z.object(shape).catchall(unknownKey(Object.keys(shape)));
+}
+
+export function describe(input: unknown): string {
+  if (input === undefined) return 'nothing';
+  if (typeof input === 'string') return JSON.stringify(input);
+  if (Array.isArray(input)) return 'a list';
+  if (input !== null && typeof input === 'object') return 'a mapping';
+  return String(input);
+}
+
+function duration(fallback: string, min: string, max = TIMER_MAX) {
+  const lo = parseDuration(min) as number;
+  const hi = parseDuration(max) as number;
+  return z
+    .unknown()
+    .transform((input, ctx) => {
+      const ms = typeof input === 'string' || typeof input === 'number' ? parseDuration(input) : undefined;
+      let message: string | undefined;
+      if (ms === undefined) {
+        const hint = typeof input === 'number' ? ' (add a unit: ms, s, m, h or d)' : '';
+        message = `expected a duration like "${fallback}", got ${describe(input)}${hint}`;
+      } else if (ms < lo) message = `must be at least ${min}, got ${describe(input)}`;
+      else if (ms > hi) message = `must be at most ${max}, got ${describe(input)}`;
+      if (message === undefined) return ms as number;
+      ctx.issues.push({ code: 'custom', message, input });
+      return z.NEVER;
+    })
+    .prefault(fallback);
+}
+
+function size(fallback: string, min: string, max: string) {
+  const lo = parseSize(min) as number;
+  const hi = parseSize(max) as number;
+  return z
+    .unknown()
+    .transform((input, ctx) => {
+      const bytes = typeof input === 'string' || typeof input === 'number' ? parseSize(input) : undefined;
+      let message: string | undefined;
+      if (bytes === undefined) message = `expected a size like "${fallback}", got ${describe(input)}`;
+      else if (bytes < lo) message = `must be at least ${min}, got ${describe(input)}`;
+      else if (bytes > hi) message = `must be at most ${max}, got ${describe(input)}`;
+      if (message === undefined) return bytes as number;
+      ctx.issues.push({ code: 'custom', message, input });
+      return z.NEVER;
+    })
+    .prefault(fallback);
+}
+
+const httpUrl = (fallback: string) =>
+  z
+    .unknown()
+    .transform((input, ctx) => {
+      if (typeof input === 'string' && URL.canParse(input)) {
+        const { protocol } = new URL(input);
+        if (protocol === 'http:' || protocol === 'https:') return input;
+      }
+      ctx.issues.push({
+        code: 'custom',
+        message: `expected an http:// or https:// URL, got ${describe(input)}`,
+        input,
+      });
+      return z.NEVER;
+    })
+    .prefault(fallback);
+
+const nonEmpty = () => z.string().min(1);
+
+const processMatch = strict({
+  name: nonEmpty().optional(),
+  pid: z.number().int().min(1).optional(),
+  pattern: nonEmpty().optional(),
+}).transform((match, ctx): ProcessMatch => {
+  const given = (['name', 'pid', 'pattern'] as const).filter((k) => match[k] !== undefined);
+  if (given.length !== 1) {
+    ctx.issues.push({
+      code: 'custom',
+      message:
+        given.length === 0
+          ? 'expected one of name, pid or pattern, e.g. { name: nginx }'
+          : `give only one of name, pid or pattern (got ${given.join(' and ')})`,
+      input: match,
+    });
+    return z.NEVER;
+  }
+  if (match.name !== undefined) return { name: match.name };
+  if (match.pid !== undefined) return { pid: match.pid };
+  const pattern = match.pattern as string;
+  try {
+    new RegExp(pattern);
+  } catch (err) {
+    ctx.issues.push({ code: 'custom', message: (err as Error).message, input: pattern, path: ['pattern'] });
+    return z.NEVER;
+  }
+  return { pattern };
+});
+
+export interface SchemaDefaults {
+  enrollmentToken: string;
+  stateDir: string;
+  hostname: string;
+}
+
+export function defaultsFromEnv(env: NodeJS.ProcessEnv, uid = process.getuid?.()): SchemaDefaults {
+  return {
+    enrollmentToken: env.OUTPOST_ENROLLMENT_TOKEN ?? '',
+    stateDir: defaultStateDir(env, uid),
+    hostname: os.hostname(),
+  };
+}
+
+/** /var/lib/outpost for root; otherwise the XDG state dir, so the agent runs on a laptop as-is. */
+export function defaultStateDir(env: NodeJS.ProcessEnv, uid: number | undefined): string {
+  if (uid === 0) return '/var/lib/outpost';
+  // The XDG spec says to ignore a relative XDG_STATE_HOME.
+  const xdg = env.XDG_STATE_HOME;
+  if (xdg !== undefined && path.isAbsolute(xdg)) return path.join(xdg, 'outpost');
+  return path.join(env.HOME || os.homedir(), '.local', 'state', 'outpost');
+}
+
+export function configSchema(defaults: SchemaDefaults) {
+  const retry = strict({
+    initial_backoff: duration('500ms', '10ms', '1h'),
+    max_backoff: duration('30s', '10ms', TIMER_MAX),
+    max_retry_after: duration('5m', '1s', TIMER_MAX),
+  }).superRefine((value, ctx) => {
+    if (value.max_backoff < value.initial_backoff) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must not be less than send.retry.initial_backoff',
+        path: ['max_backoff'],
+      });
+    }
+  });
+
+  return strict({
+    collector: strict({
+      url: httpUrl('http://127.0.0.1:7410'),
+      enrollment_token: z.string().default(defaults.enrollmentToken),
+      request_timeout: duration('10s', '100ms', '10m'),
+    }).prefault({}),
+    agent: strict({
+      state_dir: nonEmpty().default(defaults.stateDir),
+      hostname: nonEmpty().default(defaults.hostname),
+      labels: z.record(nonEmpty(), z.string()).default({}),
+    }).prefault({}),
+    inputs: strict({
+      system: strict({
+        enabled: z.boolean().default(true),
+        interval: duration('10s', '100ms'),
+        metrics: z
+          .array(z.enum(SYSTEM_METRIC_GROUPS))
+          .default([...SYSTEM_METRIC_GROUPS])
+          .transform((groups) => [...new Set(groups)]),
+      }).prefault({}),
+      processes: strict({
+        enabled: z.boolean().default(true),
+        interval: duration('10s', '100ms'),
+        self: z.boolean().default(true),
+        match: z.array(processMatch).default([]),
+      }).prefault({}),
+    }).prefault({}),
+    queue: strict({
+      max_bytes: size('256MiB', '1MiB', '1TiB'),
+      max_age: duration('7d', '1m', '3650d'),
+      policy: z.enum(['drop_oldest', 'block']).default('drop_oldest'),
+      durability: z.enum(['normal', 'full']).default('normal'),
+    }).prefault({}),
+    send: strict({
+      batch_max_records: z.number().int().min(1).max(100_000).default(1000),
+      batch_max_bytes: size('1MiB', '1KiB', '64MiB'),
+      batch_max_wait: duration('1s', '0ms', '1h'),
+      compression: z.enum(['zstd', 'none']).default('zstd'),
+      retry: retry.prefault({}),
+    }).prefault({}),
+    heartbeat: strict({ interval: duration('10s', '1s', '1h') }).prefault({}),
+    shutdown: strict({ grace_period: duration('10s', '0s', '1h') }).prefault({}),
+    control: strict({ socket: nonEmpty().optional() }).prefault({}),
+    log: strict({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+  });
+}
+
+export type ParsedConfig = z.output<ReturnType<typeof configSchema>>;
+
+/** Makes paths absolute (relative ones against the config file's dir) and fills derived defaults. */
+export function finishConfig(parsed: ParsedConfig, baseDir: string): AgentConfig {
+  const stateDir = resolvePath(parsed.agent.state_dir, baseDir);
+  const socket = parsed.control.socket;
+  return {
+    collector: {
+      url: parsed.collector.url,
+      enrollment_token: parsed.collector.enrollment_token,
+      request_timeout: parsed.collector.request_timeout,
+    },
+    agent: { state_dir: stateDir, hostname: parsed.agent.hostname, labels: parsed.agent.labels },
+    inputs: {
+      system: {
+        enabled: parsed.inputs.system.enabled,
+        interval: parsed.inputs.system.interval,
+        metrics: parsed.inputs.system.metrics,
+      },
+      processes: {
+        enabled: parsed.inputs.processes.enabled,
+        interval: parsed.inputs.processes.interval,
+        self: parsed.inputs.processes.self,
+        match: parsed.inputs.processes.match,
+      },
+    },
+    queue: {
+      max_bytes: parsed.queue.max_bytes,
+      max_age: parsed.queue.max_age,
+      policy: parsed.queue.policy,
+      durability: parsed.queue.durability,
+    },
+    send: {
+      batch_max_records: parsed.send.batch_max_records,
+      batch_max_bytes: parsed.send.batch_max_bytes,
+      batch_max_wait: parsed.send.batch_max_wait,
+      compression: parsed.send.compression,
+      retry: {
+        initial_backoff: parsed.send.retry.initial_backoff,
+        max_backoff: parsed.send.retry.max_backoff,
+        max_retry_after: parsed.send.retry.max_retry_after,
+      },
+    },
+    heartbeat: { interval: parsed.heartbeat.interval },
+    shutdown: { grace_period: parsed.shutdown.grace_period },
+    control: {
+      socket: socket === undefined ? path.join(stateDir, 'agent.sock') : resolvePath(socket, baseDir),
+    },
+    log: { level: parsed.log.level },
+  };
+}
+
+function resolvePath(p: string, baseDir: string): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
+  return path.resolve(baseDir, p);
+}
+
+/** zod's messages rephrased for people editing YAML; custom issues keep their own message. */
+export function issueMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  const got = describe(issue.input);
+  switch (issue.code) {
+    case 'invalid_type': {
+      const expected = EXPECTED[issue.expected] ?? issue.expected;
+      const scalar = typeof issue.input === 'number' || typeof issue.input === 'boolean';
+      const hint = issue.expected === 'string' && scalar ? ` (quote it: "${got}")` : '';
+      return `expected ${expected}, got ${got}${hint}`;
+    }
+    case 'invalid_value': {
+      const options = issue.values.map((v) => String(v));
+      const suggestion = typeof issue.input === 'string' ? closest(issue.input, options) : undefined;
+      const hint = suggestion === undefined ? '' : ` (did you mean "${suggestion}"?)`;
+      return `expected one of ${options.join(', ')}, got ${got}${hint}`;
+    }
+    case 'too_small':
+      if (issue.origin === 'string') return 'must not be empty';
+      return `must be at least ${issue.minimum}, got ${got}`;
+    case 'too_big':
+      return `must be at most ${issue.maximum}, got ${got}`;
+    default:
+      return undefined;
+  }
+}
+
+const EXPECTED: Record<string, string> = {
+  string: 'a string',
+  number: 'a number',
+  int: 'a whole number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  record: 'a mapping',
+  array: 'a list',
+};
