@@ -1,0 +1,97 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decompress } from 'zstd-napi';
+import { encodeBatch } from './encode.ts';
+import type { SourceBatch } from './source.ts';
+
+const identity = { agentId: 'agt_3f9c', secret: 's3cret', hostname: 'web-1', labels: { env: 'prod' } };
+
+function batch(): SourceBatch {
+  return {
+    seq: 17,
+    createdAt: 1764061200000,
+    bytes: 300,
+    records: [
+      {
+        seq: 1042,
+        kind: 'metric',
+        ts: 1764061199000,
+        name: 'system.cpu.utilization',
+        value: 0.12,
+        unit: '1',
+        attrs: {},
+        source: 'system',
+      },
+      {
+        seq: 1043,
+        kind: 'log',
+        ts: 1764061199500,
+        name: 'nginx',
+        body: 'GET / 200',
+        attrs: { file: '/var/log/x' },
+        source: 'log',
+      },
+    ],
+  };
+}
+
+const expected = {
+  agent: { id: 'agt_3f9c', hostname: 'web-1', labels: { env: 'prod' } },
+  batch: { seq: 17, createdAt: 1764061200000 },
+  records: [
+    {
+      seq: 1042,
+      kind: 'metric',
+      ts: 1764061199000,
+      name: 'system.cpu.utilization',
+      value: 0.12,
+      unit: '1',
+      attrs: {},
+      source: 'system',
+    },
+    {
+      seq: 1043,
+      kind: 'log',
+      ts: 1764061199500,
+      name: 'nginx',
+      body: 'GET / 200',
+      attrs: { file: '/var/log/x' },
+      source: 'log',
+    },
+  ],
+};
+
+test('encode: zstd body decodes back to the protocol document', () => {
+  const encoded = encodeBatch(batch(), identity, { compression: 'zstd' });
+  assert.equal(encoded.contentEncoding, 'zstd');
+  assert.equal(encoded.idempotencyKey, 'agt_3f9c-17');
+  const plain = decompress(encoded.body);
+  assert.equal(encoded.rawBytes, plain.length);
+  assert.deepEqual(JSON.parse(plain.toString('utf8')), expected);
+  assert.ok(
+    !JSON.stringify(JSON.parse(plain.toString('utf8'))).includes('s3cret'),
+    'the secret stays in the header',
+  );
+});
+
+test('encode: none sends the JSON as is', () => {
+  const encoded = encodeBatch(batch(), identity, { compression: 'none' });
+  assert.equal(encoded.contentEncoding, 'identity');
+  assert.equal(encoded.rawBytes, encoded.body.length);
+  assert.deepEqual(JSON.parse(encoded.body.toString('utf8')), expected);
+});
+
+test('encode: fields the queue keeps beside a record stay off the wire, and a retry encodes the same bytes', () => {
+  const b = batch();
+  const withExtras = {
+    ...b,
+    records: b.records.map((r, i) => ({ internalBytes: 99, leaseId: i, ...r })),
+  };
+  const a = encodeBatch(withExtras, identity, { compression: 'none' });
+  assert.deepEqual(JSON.parse(a.body.toString('utf8')), expected);
+  assert.deepEqual(encodeBatch(b, identity, { compression: 'none' }).body, a.body);
+  assert.deepEqual(
+    decompress(encodeBatch(b, identity, { compression: 'zstd' }).body),
+    decompress(encodeBatch(b, identity, { compression: 'zstd' }).body),
+  );
+});

@@ -1,0 +1,37 @@
+export {
+  type Compression,
+  type EncodedBatch,
+  encodeBatch,
+  idempotencyKey,
+  type SendIdentity,
+} from './encode.ts';
+export {
+  classify,
+  DEFAULT_RETRY,
+  parseRetryAfter,
+  RetryPolicy,
+  type RetryPolicyOptions,
+  type StatusClass,
+} from './retry-policy.ts';
+export {
+  type FlushResult,
+  Sender,
+  type SenderError,
+  type SenderOptions,
+  type SenderStats,
+} from './sender.ts';
+export type {
+  BatchSource,
+  DeadLetterReason,
+  SourceBatch,
+  SourceRecord,
+  SourceStats,
+} from './source.ts';
+export {
+  HttpTransport,
+  type HttpTransportOptions,
+  type SendOptions,
+  type SendRequest,
+  type SendResult,
+  type Transport,
+} from './transport.ts';

@@ -1,0 +1,55 @@
+/**
+ * What the sender needs from the queue, by shape: the queue's class satisfies it structurally, so
+ * send/ never imports queue/ and tests or other buffers can stand in for it.
+ */
+
+/** A record as the queue holds it: the record model plus the sequence assigned at enqueue. */
+export interface SourceRecord {
+  seq: number;
+  kind: string;
+  ts: number;
+  name: string;
+  value?: number;
+  unit?: string;
+  body?: string;
+  attrs: Readonly<Record<string, string | number | boolean>>;
+  source: string;
+}
+
+/** A batch keeps its seq and records across retries and restarts; that is what makes its key stable. */
+export interface SourceBatch {
+  seq: number;
+  records: readonly SourceRecord[];
+  bytes: number;
+  createdAt: number;
+  /** Earlier attempts that ended without an ack, across restarts, when the source counts them. */
+  attempts?: number;
+}
+
+export interface SourceStats {
+  /** Records not yet acknowledged (pending or in a batch). */
+  depth: number;
+  bytes: number;
+  /** Formed batches, leased or not. */
+  batches: number;
+  leased: number;
+  /** When the oldest record still held was enqueued (unix ms), or null when empty. */
+  oldestTs: number | null;
+}
+
+export interface DeadLetterReason {
+  code: string;
+  message: string;
+  status?: number;
+}
+
+export interface BatchSource {
+  /** An existing un-leased batch first, else a new one from pending records, else null. */
+  lease(limits: { maxRecords: number; maxBytes: number }): SourceBatch | null;
+  ack(batchSeq: number): void;
+  release(batchSeq: number): void;
+  deadLetter(batchSeq: number, reason: DeadLetterReason): void;
+  stats(): SourceStats;
+  on(event: 'enqueued', listener: (count: number) => void): unknown;
+  off(event: 'enqueued', listener: (count: number) => void): unknown;
+}
