@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { Command, Option } from 'commander';
+import { isOutpostError } from '../errors.ts';
+import { Agent } from '../lifecycle/index.ts';
+import { AGENT_VERSION } from '../version.ts';
+
+const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+const program = new Command('outpost-agent')
+  .description(
+    'Outpost host agent: collects system and process metrics, queues them durably, ships them to the collector',
+  )
+  .version(AGENT_VERSION)
+  .option(
+    '-c, --config <file>',
+    'config file (default: /etc/outpost/agent.yaml if it exists, else built-in defaults)',
+  )
+  .addOption(new Option('--log-level <level>', 'overrides log.level from the config').choices(LOG_LEVELS))
+  .action(async (opts: { config?: string; logLevel?: (typeof LOG_LEVELS)[number] }) => {
+    let agent: Agent;
+    try {
+      agent = await Agent.start({ configPath: opts.config, logLevel: opts.logLevel });
+    } catch (err) {
+      process.stderr.write(`outpost-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(isOutpostError(err) && err.code.startsWith('E_CONFIG') ? 2 : 1);
+    }
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        process.stderr.write(
+          `outpost-agent: ${signal} again, exiting now; unsent records stay in the queue\n`,
+        );
+        process.exit(1);
+      }
+      stopping = true;
+      agent.close().then(
+        () => process.exit(0),
+        (err: unknown) => {
+          process.stderr.write(
+            `outpost-agent: shutdown failed: ${err instanceof Error ? err.stack : String(err)}\n`,
+          );
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+    process.on('SIGHUP', () => void agent.reload().catch(() => undefined));
+  });
+
+await program.parseAsync();

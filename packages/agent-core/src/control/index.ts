@@ -1,0 +1,2 @@
+export { ControlClient } from './client.ts';
+export { type ControlRoute, type ControlRoutes, ControlServer } from './server.ts';

@@ -1,0 +1,6 @@
+import { OutpostError } from '../errors.ts';
+
+export const agentClosed = () => new OutpostError('E_AGENT_CLOSED', 'the agent is shutting down');
+
+export const agentStarting = () =>
+  new OutpostError('E_AGENT_STARTING', 'the agent is still starting; try again in a moment');

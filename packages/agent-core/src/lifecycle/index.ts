@@ -1,0 +1,1 @@
+export { Agent, type AgentStartOptions, type AgentStatus, type ReloadResult } from './agent.ts';

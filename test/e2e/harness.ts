@@ -1,0 +1,217 @@
+/**
+ * Real processes on loopback for end-to-end tests: a collector and agents started from their CLIs
+ * exactly as a user starts them, with their logs kept for the failure message.
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+
+export const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), '../..');
+const COLLECTOR_BIN = join(repoRoot, 'packages/collector/src/cli/outpost-collector.ts');
+const AGENT_BIN = join(repoRoot, 'packages/agent-core/src/cli/outpost-agent.ts');
+const AGENTCTL_BIN = join(repoRoot, 'packages/agent-core/src/cli/agentctl.ts');
+
+export function tempDir(prefix: string): { path: string; [Symbol.dispose](): void } {
+  const path = mkdtempSync(join(tmpdir(), `outpost-${prefix}-`));
+  return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** Polls until `check` returns a value other than undefined; fails with what it last saw. */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  { timeoutMs = 30_000, intervalMs = 200 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last error: ${String(last)}`);
+    }
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export class Proc {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly lines: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+
+  constructor(name: string, argv: string[], env: NodeJS.ProcessEnv = {}) {
+    this.name = name;
+    this.child = spawn(process.execPath, argv, {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    for (const stream of [this.child.stdout!, this.child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => this.lines.push(line));
+    }
+    this.exited = new Promise((r) => this.child.once('exit', (code, signal) => r({ code, signal })));
+  }
+
+  /** The first JSON log line with this msg (pino's `msg`). */
+  logLine(msg: string, timeoutMs = 30_000): Promise<Record<string, unknown>> {
+    return waitFor(
+      `${this.name} to log "${msg}"\n${this.tail()}`,
+      () => {
+        for (const line of this.lines) {
+          if (!line.startsWith('{')) continue;
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          if (entry.msg === msg) return entry;
+        }
+        if (this.child.exitCode !== null) throw new Error(`${this.name} exited with ${this.child.exitCode}`);
+        return undefined;
+      },
+      { timeoutMs },
+    );
+  }
+
+  async stop(
+    signal: NodeJS.Signals = 'SIGTERM',
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    return this.exited;
+  }
+
+  tail(n = 30): string {
+    return this.lines.slice(-n).join('\n');
+  }
+}
+
+export interface RunningCollector {
+  proc: Proc;
+  url: string;
+  adminToken: string;
+  enrollmentToken: string;
+  api<T>(path: string): Promise<T>;
+}
+
+export async function startCollector(dataDir: string, listen = '127.0.0.1:0'): Promise<RunningCollector> {
+  const proc = new Proc('collector', [COLLECTOR_BIN, 'serve', '--listen', listen, '--data-dir', dataDir]);
+  const line = await proc.logLine('collector listening');
+  const adminToken = readFileSync(String(line.adminTokenFile), 'utf8').trim();
+  const enrollmentToken = readFileSync(String(line.enrollmentTokenFile), 'utf8').trim();
+  const url = String(line.url);
+  return {
+    proc,
+    url,
+    adminToken,
+    enrollmentToken,
+    async api<T>(path: string): Promise<T> {
+      const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${adminToken}` } });
+      if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${await res.text()}`);
+      return (await res.json()) as T;
+    },
+  };
+}
+
+export interface RunningAgent {
+  proc: Proc;
+  configPath: string;
+  socket: string;
+  stateDir: string;
+}
+
+export async function startAgent(
+  dir: string,
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<RunningAgent> {
+  const configPath = join(dir, 'agent.yaml');
+  writeFileSync(configPath, yaml);
+  const proc = new Proc('agent', [AGENT_BIN, '--config', configPath], env);
+  const line = await proc.logLine('agent started');
+  return { proc, configPath, socket: String(line.socket), stateDir: String(line.stateDir) };
+}
+
+export async function agentctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [AGENTCTL_BIN, ...args], {
+      cwd: repoRoot,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+export interface StoredRecord {
+  agentId: string;
+  seq: number;
+  kind: string;
+  ts: number;
+  name: string;
+  value: number;
+  unit: string;
+  attrs: Record<string, unknown>;
+  source: string;
+}
+
+/** Every record of one kind the collector holds for one agent, following the paging cursor. */
+export async function allRecords(
+  collector: RunningCollector,
+  agentId: string,
+  route: 'metrics' | 'records' = 'records',
+): Promise<StoredRecord[]> {
+  const out: StoredRecord[] = [];
+  let after = '';
+  for (;;) {
+    const page = await collector.api<Record<string, StoredRecord[]> & { next: string | null }>(
+      `/api/v1/${route}?agent=${agentId}&limit=10000${after ? `&after=${encodeURIComponent(after)}` : ''}`,
+    );
+    const items = page[route] ?? [];
+    out.push(...items);
+    if (!page.next || items.length === 0) return out;
+    after = page.next;
+  }
+}
+
+/** Asserts the stored seqs are exactly 1..lastSeq: none lost, none twice. */
+export function seqReport(
+  records: StoredRecord[],
+  lastSeq: number,
+): { missing: number[]; duplicated: number[] } {
+  const seen = new Map<number, number>();
+  for (const r of records) seen.set(r.seq, (seen.get(r.seq) ?? 0) + 1);
+  const missing: number[] = [];
+  for (let seq = 1; seq <= lastSeq; seq++) if (!seen.has(seq)) missing.push(seq);
+  const duplicated = [...seen].filter(([, n]) => n > 1).map(([seq]) => seq);
+  return { missing, duplicated };
+}
+
+export function agentYaml(options: { url: string; stateDir: string; extra?: string }): string {
+  return `collector:
+  url: ${options.url}
+  enrollment_token: \${OUTPOST_ENROLLMENT_TOKEN}
+agent:
+  state_dir: ${options.stateDir}
+  labels:
+    test: e2e
+inputs:
+  system:
+    interval: 500ms
+  processes:
+    interval: 500ms
+send:
+  batch_max_wait: 200ms
+  retry:
+    initial_backoff: 100ms
+    max_backoff: 500ms
+heartbeat:
+  interval: 1s
+shutdown:
+  grace_period: 10s
+${options.extra ?? ''}`;
+}
