@@ -19,6 +19,9 @@ export function tempDir(prefix: string): { path: string; [Symbol.dispose](): voi
   return { path, [Symbol.dispose]: () => rmSync(path, { recursive: true, force: true }) };
 }
 
+/** Thrown by a check to stop waiting at once: the condition can no longer come true. */
+export class GiveUp extends Error {}
+
 /** Polls until `check` returns a value other than undefined; fails with what it last saw. */
 export async function waitFor<T>(
   what: string,
@@ -32,6 +35,7 @@ export async function waitFor<T>(
       const value = await check();
       if (value !== undefined) return value;
     } catch (err) {
+      if (err instanceof GiveUp) throw err;
       last = err;
     }
     if (Date.now() > deadline) {
@@ -70,7 +74,9 @@ export class Proc {
           const entry = JSON.parse(line) as Record<string, unknown>;
           if (entry.msg === msg) return entry;
         }
-        if (this.child.exitCode !== null) throw new Error(`${this.name} exited with ${this.child.exitCode}`);
+        if (this.child.exitCode !== null) {
+          throw new GiveUp(`${this.name} exited with ${this.child.exitCode} before logging "${msg}"\n${this.tail()}`);
+        }
         return undefined;
       },
       { timeoutMs },

@@ -111,4 +111,15 @@ test('an agent ships its system metrics to the collector; status, reload and SIG
   const stored = await allRecords(collector, registered.id);
   assert.deepEqual(seqReport(stored, left.lastSeq), { missing: [], duplicated: [] });
   assert.equal(stored.length, left.lastSeq);
+
+  // After a restart the agent is the same agent: its identity comes from the state dir.
+  const again = await startAgent(dir.path, agentYaml({ url: collector.url, stateDir }), {
+    OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken,
+  });
+  t.after(() => again.proc.stop('SIGKILL'));
+  const restarted = JSON.parse((await agentctl(['status', '--json', '--socket', again.socket])).stdout);
+  assert.equal(restarted.collector.agentId, registered.id);
+  const { agents } = await collector.api<{ agents: AgentView[] }>('/api/v1/agents');
+  assert.equal(agents.length, 1);
+  assert.deepEqual(await again.proc.stop('SIGTERM'), { code: 0, signal: null });
 });

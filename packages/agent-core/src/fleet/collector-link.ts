@@ -1,9 +1,11 @@
+import { renameSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Pool } from 'undici';
 import { z } from 'zod';
+import { isOutpostError } from '../errors.ts';
 import { collectorUnreachable, noEnrollmentToken, registrationRefused } from './errors.ts';
-import { type AgentIdentity, loadIdentity, saveIdentity } from './identity.ts';
+import { type AgentIdentity, identityPath, loadIdentity, saveIdentity } from './identity.ts';
 
 export interface HeartbeatStatus {
   version: string;
@@ -97,7 +99,7 @@ export class CollectorLink {
   }
 
   start(): void {
-    const saved = loadIdentity(this.#options.stateDir);
+    const saved = this.#loadSavedIdentity();
     // An identity is only valid at the collector that issued it.
     if (saved && saved.collectorUrl === this.#options.url) this.#identity = saved;
     if (!this.#identity) void this.renewIdentity();
@@ -143,6 +145,23 @@ export class CollectorLink {
       await this.#pool.close();
     })();
     return this.#closing;
+  }
+
+  /** A damaged identity file must not stop the agent: set it aside and register as a new agent. */
+  #loadSavedIdentity(): AgentIdentity | null {
+    try {
+      return loadIdentity(this.#options.stateDir);
+    } catch (err) {
+      if (!isOutpostError(err, 'E_IDENTITY_INVALID')) throw err;
+      const path = identityPath(this.#options.stateDir);
+      const aside = `${path}.invalid-${Date.now()}`;
+      renameSync(path, aside);
+      this.#options.logger.error(
+        { err, movedTo: aside },
+        'identity file is damaged; registering as a new agent',
+      );
+      return null;
+    }
   }
 
   async #registerUntilDone(): Promise<void> {

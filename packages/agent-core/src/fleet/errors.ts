@@ -23,6 +23,6 @@ export const collectorUnreachable = (url: string, cause: unknown) =>
   );
 
 export const badIdentityFile = (path: string, reason: string) =>
-  new OutpostError('E_IDENTITY_INVALID', `${path}: ${reason}; move it aside to register this agent again`, {
+  new OutpostError('E_IDENTITY_INVALID', `${path}: ${reason}`, {
     path,
   });
