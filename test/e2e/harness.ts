@@ -75,7 +75,9 @@ export class Proc {
           if (entry.msg === msg) return entry;
         }
         if (this.child.exitCode !== null) {
-          throw new GiveUp(`${this.name} exited with ${this.child.exitCode} before logging "${msg}"\n${this.tail()}`);
+          throw new GiveUp(
+            `${this.name} exited with ${this.child.exitCode} before logging "${msg}"\n${this.tail()}`,
+          );
         }
         return undefined;
       },
@@ -174,12 +176,12 @@ export async function allRecords(
   const out: StoredRecord[] = [];
   let after = '';
   for (;;) {
-    const page = await collector.api<Record<string, StoredRecord[]> & { next: string | null }>(
+    const page = await collector.api<Record<string, StoredRecord[]> & { next: string | null; more: boolean }>(
       `/api/v1/${route}?agent=${agentId}&limit=10000${after ? `&after=${encodeURIComponent(after)}` : ''}`,
     );
     const items = page[route] ?? [];
     out.push(...items);
-    if (!page.next || items.length === 0) return out;
+    if (!page.more || !page.next) return out;
     after = page.next;
   }
 }

@@ -1,0 +1,3 @@
+export { STATUS_BY_CODE } from './errors.ts';
+export type { Api, ApiOptions } from './server.ts';
+export { buildApi } from './server.ts';

@@ -1,0 +1,12 @@
+export type { ConfigProblem } from './errors.ts';
+export type {
+  CollectorConfig,
+  CollectorConfigFlags,
+  CollectorLimits,
+  LoadCollectorConfigOptions,
+} from './load.ts';
+export { loadCollectorConfig } from './load.ts';
+export type { LogLevel } from './schema.ts';
+export { LOG_LEVELS } from './schema.ts';
+export type { ListenAddress } from './units.ts';
+export { formatListen, parseDuration, parseSize } from './units.ts';

@@ -1,0 +1,325 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from 'pino';
+import { isOutpostError } from '../errors.ts';
+import { storeClosed, storeOpenFailed, transactionEnded } from './errors.ts';
+import { migrate } from './migrations.ts';
+import type {
+  Attrs,
+  Heartbeat,
+  IdempotencyEntry,
+  IngestRecord,
+  NewAgent,
+  RecordKind,
+  RecordPage,
+  RecordQuery,
+  Store,
+  StoredAgent,
+  StoredRecord,
+  StoreTransaction,
+} from './types.ts';
+
+export interface SqliteStoreOptions {
+  /** Database file; its directory is created if missing. */
+  file: string;
+  logger?: Logger | undefined;
+  busyTimeoutMs?: number | undefined;
+}
+
+interface AgentRow {
+  id: string;
+  hostname: string;
+  labels: string;
+  version: string;
+  secret_sha256: string;
+  registered_at: number;
+  last_heartbeat_at: number | null;
+  status: string | null;
+}
+
+interface RecordRow {
+  id: number;
+  agent_id: string;
+  seq: number;
+  kind: string;
+  ts: number;
+  name: string;
+  value: number | null;
+  unit: string | null;
+  body: string | null;
+  attrs: string;
+  source: string;
+  received_at: number;
+}
+
+interface IdempotencyRow {
+  key: string;
+  agent_id: string;
+  content_sha256: string;
+  response: string;
+  created_at: number;
+}
+
+/** Opens (creating if needed) the SQLite store and applies pending migrations. */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<Store> {
+  let db: Database.Database;
+  try {
+    mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
+    db = new Database(options.file);
+  } catch (err) {
+    throw storeOpenFailed(options.file, err);
+  }
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
+    // FULL: an acknowledged batch is deleted from the agent's queue, so the commit must survive power
+    // loss too, not only a crash of this process.
+    db.exec('PRAGMA synchronous = FULL');
+    db.exec('PRAGMA foreign_keys = ON');
+    db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`);
+    const applied = migrate(db, options.file);
+    if (applied.length > 0) options.logger?.info({ file: options.file, applied }, 'store migrations applied');
+  } catch (err) {
+    db.close();
+    throw isOutpostError(err) ? err : storeOpenFailed(options.file, err);
+  }
+  return new SqliteStore(db);
+}
+
+class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #statements;
+  readonly #queryCache = new Map<string, Database.Statement>();
+  // better-sqlite3 is one synchronous connection, and a transaction callback may await: every
+  // operation is queued so nothing runs inside another caller's open transaction.
+  #tail: Promise<unknown> = Promise.resolve();
+  #closing: Promise<void> | undefined;
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    const prepare = (sql: string) => db.prepare(sql);
+    this.#statements = {
+      insertAgent: prepare(
+        `INSERT INTO agents (id, hostname, labels, version, secret_sha256, registered_at)
+         VALUES (@id, @hostname, @labels, @version, @secretSha256, @registeredAt)`,
+      ),
+      getAgent: prepare('SELECT * FROM agents WHERE id = ?'),
+      listAgents: prepare('SELECT * FROM agents ORDER BY registered_at, id'),
+      heartbeat: prepare(
+        'UPDATE agents SET last_heartbeat_at = @at, version = @version, status = @status WHERE id = @agentId',
+      ),
+      getIdempotency: prepare('SELECT * FROM idempotency WHERE key = ?'),
+      putIdempotency: prepare(
+        `INSERT INTO idempotency (key, agent_id, content_sha256, response, created_at)
+         VALUES (@key, @agentId, @contentSha256, @response, @createdAt)`,
+      ),
+      insertRecord: prepare(
+        `INSERT INTO records (agent_id, seq, kind, ts, name, value, unit, body, attrs, source, received_at)
+         VALUES (@agentId, @seq, @kind, @ts, @name, @value, @unit, @body, @attrs, @source, @receivedAt)
+         ON CONFLICT (agent_id, seq) DO NOTHING`,
+      ),
+    };
+  }
+
+  registerAgent(agent: NewAgent): Promise<void> {
+    return this.#run(() => {
+      this.#statements.insertAgent.run({ ...agent, labels: JSON.stringify(agent.labels) });
+    });
+  }
+
+  getAgent(id: string): Promise<StoredAgent | undefined> {
+    return this.#run(() => {
+      const row = this.#statements.getAgent.get(id) as AgentRow | undefined;
+      return row && toAgent(row);
+    });
+  }
+
+  listAgents(): Promise<StoredAgent[]> {
+    return this.#run(() => (this.#statements.listAgents.all() as AgentRow[]).map(toAgent));
+  }
+
+  recordHeartbeat(heartbeat: Heartbeat): Promise<boolean> {
+    return this.#run(
+      () =>
+        this.#statements.heartbeat.run({ ...heartbeat, status: JSON.stringify(heartbeat.status) }).changes >
+        0,
+    );
+  }
+
+  queryRecords(query: RecordQuery): Promise<RecordPage> {
+    return this.#run(() => {
+      const where: string[] = [];
+      const params: Record<string, unknown> = { limit: query.limit + 1 };
+      if (query.agentId !== undefined) {
+        where.push('agent_id = @agentId');
+        params.agentId = query.agentId;
+      }
+      if (query.name !== undefined) {
+        where.push('name = @name');
+        params.name = query.name;
+      }
+      if (query.kind !== undefined) {
+        where.push('kind = @kind');
+        params.kind = query.kind;
+      }
+      if (query.from !== undefined) {
+        where.push('ts >= @from');
+        params.from = query.from;
+      }
+      if (query.to !== undefined) {
+        where.push('ts < @to');
+        params.to = query.to;
+      }
+      if (query.after !== undefined) {
+        where.push('(ts > @afterTs OR (ts = @afterTs AND id > @afterId))');
+        params.afterTs = query.after.ts;
+        params.afterId = query.after.id;
+      }
+      const sql = `SELECT * FROM records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, id LIMIT @limit`;
+      let statement = this.#queryCache.get(sql);
+      if (!statement) {
+        statement = this.#db.prepare(sql);
+        this.#queryCache.set(sql, statement);
+      }
+      const rows = statement.all(params) as RecordRow[];
+      const more = rows.length > query.limit;
+      return { records: rows.slice(0, query.limit).map(toRecord), more };
+    });
+  }
+
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
+    return this.#run(async () => {
+      // BEGIN IMMEDIATE: a deferred transaction that later writes can fail with SQLITE_BUSY
+      // without waiting for busy_timeout.
+      this.#db.exec('BEGIN IMMEDIATE');
+      const tx = new SqliteTransaction(this.#statements);
+      try {
+        const result = await fn(tx);
+        this.#db.exec('COMMIT');
+        return result;
+      } catch (err) {
+        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+        throw err;
+      } finally {
+        tx.end();
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#tail.then(() => {
+      try {
+        // Folds the WAL back into the main file so a stopped collector leaves one file to back up.
+        this.#db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+      } finally {
+        this.#db.close();
+      }
+    });
+    return this.#closing;
+  }
+
+  #run<T>(fn: () => T | Promise<T>): Promise<T> {
+    if (this.#closing) return Promise.reject(storeClosed());
+    const result = this.#tail.then(fn);
+    this.#tail = result.catch(() => {});
+    return result;
+  }
+}
+
+class SqliteTransaction implements StoreTransaction {
+  readonly #statements: TransactionStatements;
+  #active = true;
+
+  constructor(statements: TransactionStatements) {
+    this.#statements = statements;
+  }
+
+  end(): void {
+    this.#active = false;
+  }
+
+  async getIdempotency(key: string): Promise<IdempotencyEntry | undefined> {
+    this.#assertActive();
+    const row = this.#statements.getIdempotency.get(key) as IdempotencyRow | undefined;
+    return (
+      row && {
+        key: row.key,
+        agentId: row.agent_id,
+        contentSha256: row.content_sha256,
+        response: JSON.parse(row.response) as unknown,
+        createdAt: row.created_at,
+      }
+    );
+  }
+
+  async putIdempotency(entry: IdempotencyEntry): Promise<void> {
+    this.#assertActive();
+    this.#statements.putIdempotency.run({ ...entry, response: JSON.stringify(entry.response) });
+  }
+
+  async insertRecords(
+    agentId: string,
+    records: readonly IngestRecord[],
+    receivedAt: number,
+  ): Promise<number> {
+    this.#assertActive();
+    let inserted = 0;
+    for (const record of records) {
+      inserted += this.#statements.insertRecord.run({
+        agentId,
+        seq: record.seq,
+        kind: record.kind,
+        ts: record.ts,
+        name: record.name,
+        value: record.value ?? null,
+        unit: record.unit ?? null,
+        body: record.body ?? null,
+        attrs: JSON.stringify(record.attrs),
+        source: record.source,
+        receivedAt,
+      }).changes;
+    }
+    return inserted;
+  }
+
+  #assertActive(): void {
+    if (!this.#active) throw transactionEnded();
+  }
+}
+
+interface TransactionStatements {
+  getIdempotency: Database.Statement;
+  putIdempotency: Database.Statement;
+  insertRecord: Database.Statement;
+}
+
+function toAgent(row: AgentRow): StoredAgent {
+  return {
+    id: row.id,
+    hostname: row.hostname,
+    labels: JSON.parse(row.labels) as Record<string, string>,
+    version: row.version,
+    secretSha256: row.secret_sha256,
+    registeredAt: row.registered_at,
+    lastHeartbeatAt: row.last_heartbeat_at,
+    status: row.status === null ? null : (JSON.parse(row.status) as Record<string, unknown>),
+  };
+}
+
+function toRecord(row: RecordRow): StoredRecord {
+  return {
+    id: row.id,
+    agentId: row.agent_id,
+    seq: row.seq,
+    kind: row.kind as RecordKind,
+    ts: row.ts,
+    name: row.name,
+    value: row.value,
+    unit: row.unit,
+    body: row.body,
+    attrs: JSON.parse(row.attrs) as Attrs,
+    source: row.source,
+    receivedAt: row.received_at,
+  };
+}
