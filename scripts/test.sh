@@ -15,7 +15,5 @@ pnpm exec tsc -p tsconfig.json
 echo "== build (tsup)" >&2
 pnpm -r --reporter=append-only build >/dev/null
 echo "== tests (node:test)" >&2
-# isolated-vm (plugin sandboxes) needs --no-node-snapshot in every process that loads it.
-export NODE_OPTIONS="--no-node-snapshot${NODE_OPTIONS:+ $NODE_OPTIONS}"
 exec node --test --test-concurrency=2 --test-timeout=120000 \
   'packages/*/src/**/*.test.ts' 'packages/*/test/**/*.test.ts' 'plugins/*/src/**/*.test.ts' 'test/**/*.test.ts'

@@ -45,3 +45,10 @@ export PATH="$tools/bin:$PATH"
 # whatever nodedir the user's npmrc names.
 export npm_config_nodedir="$nodedir"
 export NPM_CONFIG_NODEDIR="$nodedir"
+# In the workspace, packages import each other's TypeScript sources (the "outpost-source" export
+# condition) so nothing has to be built before it runs; published packages resolve to dist/.
+# isolated-vm (plugin sandboxes) needs --no-node-snapshot in every process that loads it.
+case " ${NODE_OPTIONS:-} " in
+  *" --conditions=outpost-source "*) ;;
+  *) export NODE_OPTIONS="--conditions=outpost-source --no-node-snapshot${NODE_OPTIONS:+ $NODE_OPTIONS}" ;;
+esac
