@@ -4,7 +4,7 @@ import type { Input, InputOptions } from './input.ts';
 import { ProcessInput } from './processes.ts';
 import { SystemInput } from './system.ts';
 
-export type { Input, InputOptions, InputStats } from './input.ts';
+export type { Emit, Input, InputOptions, InputStats } from './input.ts';
 export type { ProcessInputOptions } from './processes.ts';
 export { ProcessInput } from './processes.ts';
 export type { SystemInputOptions } from './system.ts';

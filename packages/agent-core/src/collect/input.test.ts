@@ -68,7 +68,7 @@ test('input: start() emits on the interval and close() stops it', async () => {
   const input: Input = new SystemInput({
     intervalMs: 100,
     metrics: ['uptime', 'load'],
-    emit: (records) => batches.push(records),
+    emit: async (records) => batches.push(records) > 0,
     logger: silent,
   });
   input.start();
@@ -92,10 +92,13 @@ test('input: start() emits on the interval and close() stops it', async () => {
 test('input: a collection that throws is counted and logged once, and the input keeps running', async () => {
   const { logger, lines } = logCapture();
   const emitted: OutpostRecord[][] = [];
-  const input = new ScriptedInput({ intervalMs: 20, emit: (r) => emitted.push(r), logger }, async (run) => {
-    if (run % 2 === 0) throw new Error('sensor unplugged');
-    return [metric(run)];
-  });
+  const input = new ScriptedInput(
+    { intervalMs: 20, emit: async (r) => emitted.push(r) > 0, logger },
+    async (run) => {
+      if (run % 2 === 0) throw new Error('sensor unplugged');
+      return [metric(run)];
+    },
+  );
   input.start();
   await waitFor('several failures and successes', () => input.stats().errors >= 3 && emitted.length >= 3);
   await input.close();
@@ -111,7 +114,7 @@ test('input: a collection that throws is counted and logged once, and the input 
 });
 
 test('input: cycles never overlap; a tick during a slow cycle is skipped', async () => {
-  const input = new ScriptedInput({ intervalMs: 10, emit: () => {}, logger: silent }, async () => {
+  const input = new ScriptedInput({ intervalMs: 10, emit: async () => true, logger: silent }, async () => {
     await new Promise((resolve) => setTimeout(resolve, 60));
     return [];
   });
@@ -125,7 +128,7 @@ test('input: close() waits for the collection in progress, whose records are sti
   let release: () => void = () => {};
   const emitted: OutpostRecord[] = [];
   const input = new ScriptedInput(
-    { intervalMs: 10, emit: (r) => emitted.push(...r), logger: silent },
+    { intervalMs: 10, emit: async (r) => emitted.push(...r) > 0, logger: silent },
     async (run) => {
       await new Promise<void>((resolve) => {
         release = resolve;
@@ -150,7 +153,7 @@ test('input: close() waits for the collection in progress, whose records are sti
 test('input: collectOnce() returns records without emitting and rethrows a failure', async () => {
   const emitted: OutpostRecord[][] = [];
   const input = new ScriptedInput(
-    { intervalMs: 1000, emit: (r) => emitted.push(r), logger: silent },
+    { intervalMs: 1000, emit: async (r) => emitted.push(r) > 0, logger: silent },
     async (run) => {
       if (run === 2) throw new Error('second call fails');
       return [metric(run)];

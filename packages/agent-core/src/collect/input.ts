@@ -26,9 +26,19 @@ export interface Input {
   close(): Promise<void>;
 }
 
+/**
+ * Where an input's records go. Resolves true once they are committed to the queue together with
+ * `cursors` (input positions, e.g. log file offsets; null deletes one), false when the queue refused
+ * them (block policy, queue full): the input keeps its position and offers them again later.
+ */
+export type Emit = (
+  records: OutpostRecord[],
+  options?: { cursors?: Record<string, string | null> },
+) => Promise<boolean>;
+
 export interface InputOptions {
   intervalMs: number;
-  emit: (records: OutpostRecord[]) => void;
+  emit: Emit;
   logger: Logger;
 }
 
@@ -44,7 +54,7 @@ export abstract class PollingInput implements Input {
   abstract readonly name: string;
   protected readonly logger: Logger;
   readonly #intervalMs: number;
-  readonly #emit: (records: OutpostRecord[]) => void;
+  readonly #emit: Emit;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;
   #started = false;
@@ -124,9 +134,10 @@ export abstract class PollingInput implements Input {
       return;
     }
     this.#running = this.#run()
-      .then(({ records, error }) => {
-        if (error !== undefined) return;
-        if (records.length > 0) this.#emit(records);
+      .then(async ({ records, error }) => {
+        if (error !== undefined || records.length === 0) return;
+        // A sample refused by a full queue is not kept: the next tick takes a fresh one.
+        await this.#emit(records);
       })
       .catch((err: unknown) => this.reportError(err))
       .finally(() => {

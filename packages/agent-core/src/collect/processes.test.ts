@@ -16,7 +16,7 @@ const pidsOf = (records: OutpostRecord[]) => new Set(records.map((r) => r.attrs[
 async function collectTwice(
   options: Partial<ProcessInputOptions>,
 ): Promise<[OutpostRecord[], OutpostRecord[], ProcessInput]> {
-  const input = new ProcessInput({ intervalMs: 10_000, emit: () => {}, logger: silent, ...options });
+  const input = new ProcessInput({ intervalMs: 10_000, emit: async () => true, logger: silent, ...options });
   const first = await input.collectOnce();
   // Burn a little CPU so the rate between the two samples has something to measure.
   const until = Date.now() + 50;
@@ -100,7 +100,7 @@ test('processes: a match that finds nothing is not an error, and an exited proce
   const logger = pino({ level: 'debug' }, { write: (line: string) => logged.push(JSON.parse(line).msg) });
   const input = new ProcessInput({
     intervalMs: 10_000,
-    emit: () => {},
+    emit: async () => true,
     logger,
     self: false,
     match: [

@@ -11,7 +11,7 @@ const silent = pino({ level: 'silent' });
 const byName = (records: OutpostRecord[], name: string) => records.filter((r) => r.name === name);
 
 test('system: collectOnce returns the OpenTelemetry host metrics with finite values', async () => {
-  const input = new SystemInput({ intervalMs: 10_000, emit: () => {}, logger: silent });
+  const input = new SystemInput({ intervalMs: 10_000, emit: async () => true, logger: silent });
   const records = await input.collectOnce();
   await input.close();
 
@@ -85,7 +85,7 @@ test('system: only the configured metric groups are collected', async () => {
   const input = new SystemInput({
     intervalMs: 10_000,
     metrics: ['uptime', 'swap'],
-    emit: () => {},
+    emit: async () => true,
     logger: silent,
   });
   const names = new Set((await input.collectOnce()).map((r) => r.name));

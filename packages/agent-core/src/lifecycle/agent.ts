@@ -184,10 +184,15 @@ export class Agent {
     return this.#closing;
   }
 
-  #accept(records: OutpostRecord[]): void {
-    if (this.#closing || records.length === 0) return;
+  /** Commits records (and input cursors) to the queue; false when the queue is full under "block". */
+  async #accept(
+    records: OutpostRecord[],
+    options: { cursors?: Record<string, string | null> } = {},
+  ): Promise<boolean> {
+    if (this.#closing) return false;
     try {
-      this.#queue.enqueue(records);
+      this.#queue.enqueue(records, options);
+      return true;
     } catch (err) {
       if (!isOutpostError(err, 'E_QUEUE_FULL')) throw err;
       this.#rejected += records.length;
@@ -196,12 +201,13 @@ export class Agent {
         this.#lastRejectLog = Date.now();
         this.#logger.warn({ err, rejected: this.#rejected }, 'queue full: records from inputs are refused');
       }
+      return false;
     }
   }
 
   #startInputs(config: AgentConfig): void {
     this.#inputs = createInputs(config.inputs, {
-      emit: (records) => this.#accept(records),
+      emit: (records, options) => this.#accept(records, options),
       logger: this.#logger,
     });
     for (const input of this.#inputs) input.start();

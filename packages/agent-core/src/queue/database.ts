@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { OutpostError } from '../errors.ts';
 import { queueCorrupt, queueSchemaTooNew } from './errors.ts';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 // drop_class orders eviction under drop_oldest: lower classes go first, ALERT never.
 export const DROP_CLASS = { log: 0, metric: 1, event: 1, alert: 2 } as const;
@@ -43,6 +43,15 @@ CREATE TABLE dead_letter (
 CREATE TABLE counters (
   name  TEXT PRIMARY KEY,
   value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
+// Version 2: input positions (e.g. log file offsets) committed with the records read up to them.
+const CURSORS = `
+CREATE TABLE cursors (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
 ) STRICT, WITHOUT ROWID;
 `;
 
@@ -120,8 +129,9 @@ function migrate(db: Database.Database, file: string, seedSeq: number): void {
   if (version === SCHEMA_VERSION) return;
   if (version > SCHEMA_VERSION) throw queueSchemaTooNew(file, version, SCHEMA_VERSION);
   db.transaction(() => {
-    db.exec(SCHEMA);
-    if (seedSeq > 0) {
+    if (version < 1) db.exec(SCHEMA);
+    if (version < 2) db.exec(CURSORS);
+    if (version < 1 && seedSeq > 0) {
       db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('records', ?), ('batches', ?)").run(
         seedSeq,
         seedSeq,

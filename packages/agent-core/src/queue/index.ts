@@ -9,7 +9,9 @@ export {
 } from './errors.ts';
 export type {
   Batch,
+  CursorUpdates,
   DeadLetterReason,
+  EnqueueOptions,
   EnqueueResult,
   QueuedRecord,
   QueueEvents,

@@ -388,7 +388,7 @@ test('queue: the file is a WAL database with the schema version set', async () =
   q.enqueue([rec('metric', 1)]);
   const db = new Database(file, { readonly: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(db.pragma('user_version', { simple: true }), 1);
+  assert.equal(db.pragma('user_version', { simple: true }), 2);
   db.close();
   await q.close();
   assert.ok(fs.existsSync(path.dirname(file)), 'parent dirs were created');

@@ -33,6 +33,16 @@ export interface Batch {
   attempts: number;
 }
 
+/**
+ * Input positions committed in the same transaction as the records read up to them, so a restart
+ * resumes exactly after what the queue holds. A null value deletes the cursor.
+ */
+export type CursorUpdates = Record<string, string | null>;
+
+export interface EnqueueOptions {
+  cursors?: CursorUpdates;
+}
+
 /** `dropped` counts older records evicted by drop_oldest to make room. */
 export interface EnqueueResult {
   accepted: number;
@@ -139,7 +149,9 @@ export class Queue extends EventEmitter<QueueEvents> {
   readonly #dropLog = { at: Number.NEGATIVE_INFINITY, queue_full: 0, max_age: 0 };
 
   readonly #stmt: ReturnType<typeof prepare>;
-  readonly #enqueueTx: Database.Transaction<(rows: Row[], now: number) => EnqueueOutcome>;
+  readonly #enqueueTx: Database.Transaction<
+    (rows: Row[], cursors: CursorUpdates | undefined, now: number) => EnqueueOutcome
+  >;
   readonly #leaseTx: Database.Transaction<
     (limits: { maxRecords: number; maxBytes: number }, now: number) => LeaseOutcome
   >;
@@ -175,7 +187,11 @@ export class Queue extends EventEmitter<QueueEvents> {
 
     // Every write runs as .immediate(): BEGIN IMMEDIATE takes the write lock up front, because a
     // deferred transaction that upgrades to a write in WAL can fail with SQLITE_BUSY without waiting.
-    this.#enqueueTx = db.transaction((rows: Row[], at: number) => this.#enqueueInTx(rows, at));
+    this.#enqueueTx = db.transaction((rows: Row[], cursors: CursorUpdates | undefined, at: number) => {
+      const outcome = this.#enqueueInTx(rows, at);
+      if (!outcome.full && cursors !== undefined) this.#writeCursorsInTx(cursors, at);
+      return outcome;
+    });
     this.#leaseTx = db.transaction((limits: { maxRecords: number; maxBytes: number }, at: number) =>
       this.#leaseInTx(limits, at),
     );
@@ -208,13 +224,16 @@ export class Queue extends EventEmitter<QueueEvents> {
 
   /**
    * Commits the records in one BEGIN IMMEDIATE transaction; they are durable when this returns.
-   * Throws E_QUEUE_FULL (accepting none) when policy is "block" and they do not fit.
+   * Throws E_QUEUE_FULL (accepting none, and writing no cursor) when policy is "block" and they do
+   * not fit. `cursors` are written in the same transaction, also when `records` is empty.
    */
-  enqueue(records: OutpostRecord[]): EnqueueResult {
+  enqueue(records: OutpostRecord[], options: EnqueueOptions = {}): EnqueueResult {
     this.#assertOpen();
-    if (records.length === 0) return { accepted: 0, dropped: 0 };
+    const { cursors } = options;
+    const hasCursors = cursors !== undefined && Object.keys(cursors).length > 0;
+    if (records.length === 0 && !hasCursors) return { accepted: 0, dropped: 0 };
     const rows = records.map(toRow);
-    const outcome = this.#enqueueTx.immediate(rows, this.#now());
+    const outcome = this.#enqueueTx.immediate(rows, hasCursors ? cursors : undefined, this.#now());
     this.#apply(outcome);
     if (outcome.lastSeq > this.#lastSeq) this.#lastSeq = outcome.lastSeq;
     if (outcome.full) {
@@ -293,6 +312,22 @@ export class Queue extends EventEmitter<QueueEvents> {
       { batchSeq, records: removed.depth, code: reason.code, status: reason.status },
       `queue batch ${batchSeq} moved to the dead-letter table: ${reason.message}`,
     );
+  }
+
+  /** The position last committed under `key`, or null. */
+  cursor(key: string): string | null {
+    this.#assertOpen();
+    return (this.#stmt.cursor.get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  /** Every committed cursor whose key starts with `prefix`. */
+  cursors(prefix = ''): Map<string, string> {
+    this.#assertOpen();
+    const rows = this.#stmt.cursorsByPrefix.all(prefix, `${prefix}\uffff`) as Array<{
+      key: string;
+      value: string;
+    }>;
+    return new Map(rows.map((row) => [row.key, row.value]));
   }
 
   stats(): QueueStats {
@@ -390,6 +425,13 @@ export class Queue extends EventEmitter<QueueEvents> {
     });
     this.#countDropsInTx(outcome);
     return outcome;
+  }
+
+  #writeCursorsInTx(cursors: CursorUpdates, now: number): void {
+    for (const [key, value] of Object.entries(cursors)) {
+      if (value === null) this.#stmt.deleteCursor.run(key);
+      else this.#stmt.upsertCursor.run(key, value, now);
+    }
   }
 
   #leaseInTx(limits: { maxRecords: number; maxBytes: number }, now: number): LeaseOutcome {
@@ -547,6 +589,12 @@ function prepare(db: Database.Database) {
     deleteBatchRecords: db.prepare('DELETE FROM records WHERE batch_seq = ?'),
     deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
     bumpAttempts: db.prepare('UPDATE batches SET attempts = attempts + 1 WHERE seq = ?'),
+    cursor: db.prepare('SELECT value FROM cursors WHERE key = ?'),
+    cursorsByPrefix: db.prepare('SELECT key, value FROM cursors WHERE key >= ? AND key < ? ORDER BY key'),
+    upsertCursor: db.prepare(
+      'INSERT INTO cursors(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+    ),
+    deleteCursor: db.prepare('DELETE FROM cursors WHERE key = ?'),
     copyToDeadLetter: db.prepare(
       `INSERT INTO dead_letter(seq, batch_seq, enqueued_at, bytes, payload, attempts, code, message, status, dead_at)
        SELECT seq, batch_seq, enqueued_at, bytes, payload, ?, ?, ?, ?, ? FROM records WHERE batch_seq = ?`,

@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import Database from 'better-sqlite3';
+import { isOutpostError } from '../errors.ts';
+import { bytesOf, openQueue, rec, tempQueuePath } from './fixtures.ts';
+
+test('cursors: committed with the records, read back after a reopen, deleted with null', async () => {
+  const file = tempQueuePath();
+  let q = openQueue(file);
+  assert.equal(q.cursor('log:/var/log/app.log'), null);
+  q.enqueue([rec('log', 1), rec('log', 2)], { cursors: { 'log:/var/log/app.log': '{"offset":120}' } });
+  q.enqueue([], { cursors: { 'log:/var/log/other.log': '{"offset":7}', 'x:unrelated': '1' } });
+  assert.equal(q.stats().depth, 2, 'a cursor-only enqueue adds no records');
+  await q.close();
+
+  q = openQueue(file);
+  assert.equal(q.cursor('log:/var/log/app.log'), '{"offset":120}');
+  assert.deepEqual(
+    [...q.cursors('log:').entries()],
+    [
+      ['log:/var/log/app.log', '{"offset":120}'],
+      ['log:/var/log/other.log', '{"offset":7}'],
+    ],
+  );
+  q.enqueue([], { cursors: { 'log:/var/log/other.log': null } });
+  assert.equal(q.cursor('log:/var/log/other.log'), null);
+  assert.equal(q.cursors().size, 2);
+  await q.close();
+});
+
+test('cursors: a block-policy enqueue refused as full writes no cursor', async () => {
+  const file = tempQueuePath();
+  const first = rec('log', 1);
+  const q = openQueue(file, { policy: 'block', maxBytes: bytesOf(first) + 10 });
+  q.enqueue([first], { cursors: { 'log:a': '1' } });
+  assert.throws(
+    () => q.enqueue([rec('log', 2)], { cursors: { 'log:a': '2' } }),
+    (err) => isOutpostError(err, 'E_QUEUE_FULL'),
+  );
+  assert.equal(q.cursor('log:a'), '1', 'the cursor stays with the records the queue holds');
+  await q.close();
+});
+
+test('cursors: a version 1 queue file is migrated and keeps its records', async () => {
+  const file = tempQueuePath();
+  let q = openQueue(file);
+  q.enqueue([rec('metric', 1), rec('metric', 2)]);
+  await q.close();
+  const db = new Database(file);
+  db.exec('DROP TABLE cursors');
+  db.pragma('user_version = 1');
+  db.close();
+
+  q = openQueue(file);
+  assert.equal(q.stats().depth, 2);
+  q.enqueue([rec('metric', 3)], { cursors: { 'log:a': '5' } });
+  assert.equal(q.cursor('log:a'), '5');
+  await q.close();
+});
