@@ -63,7 +63,7 @@ test('records produced while the collector is down (kill -9) arrive exactly once
   const left = queue.stats();
   await queue.close();
   assert.equal(left.depth, 0);
-  assert.deepEqual(left.dropped, { queue_full: 0, max_age: 0 });
+  assert.deepEqual(left.dropped, { queue_full: 0, max_age: 0, purged: 0 });
 
   const stored = await allRecords(collector, agentId);
   assert.deepEqual(seqReport(stored, left.lastSeq), { missing: [], duplicated: [] });

@@ -43,3 +43,21 @@ export const queueBatchNotLeased = (batchSeq: number) =>
 
 export const queueBadOptions = (message: string) =>
   new OutpostError('E_QUEUE_OPTIONS', `invalid queue options: ${message}`);
+
+export const queueDiskFull = (path: string, operation: string, cause: unknown) =>
+  new OutpostError(
+    'E_QUEUE_DISK_FULL',
+    `queue ${operation} failed: the disk holding ${path} is full; nothing of this ${operation} was stored. ` +
+      'Free space there: inputs are refused meanwhile and sending resumes on its own',
+    { path, operation },
+    { cause },
+  );
+
+export const queueIoError = (path: string, operation: string, cause: unknown) =>
+  new OutpostError(
+    'E_QUEUE_IO',
+    `queue ${operation} failed with an I/O error on ${path} (${cause instanceof Error ? cause.message : String(cause)}); ` +
+      'nothing of this operation was stored — check the disk and the kernel log',
+    { path, operation },
+    { cause },
+  );

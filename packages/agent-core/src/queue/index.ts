@@ -4,12 +4,15 @@ export {
   queueBatchUnknown,
   queueClosed,
   queueCorrupt,
+  queueDiskFull,
   queueFull,
+  queueIoError,
   queueSchemaTooNew,
 } from './errors.ts';
 export type {
   Batch,
   CursorUpdates,
+  DeadLetterBatch,
   DeadLetterReason,
   EnqueueOptions,
   EnqueueResult,
@@ -19,3 +22,5 @@ export type {
   QueueStats,
 } from './queue.ts';
 export { Queue } from './queue.ts';
+export type { QueueFileReport } from './verify.ts';
+export { verifyQueueFile } from './verify.ts';

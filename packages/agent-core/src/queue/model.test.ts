@@ -41,8 +41,9 @@ class Model {
   leased = new Set<number>();
   lastSeq = 0;
   lastBatchSeq = 0;
-  dropped = { queue_full: 0, max_age: 0 };
-  deadLetter = 0;
+  dropped = { queue_full: 0, max_age: 0, purged: 0 };
+  /** Dead-lettered records with the batch they were in. */
+  dead: Array<ModelRecord & { batchSeq: number }> = [];
   enqueued = 0;
   acked = 0;
 
@@ -154,7 +155,7 @@ class Model {
       enqueued: this.enqueued,
       acked: this.acked,
       dropped: { ...this.dropped },
-      deadLetter: this.deadLetter,
+      deadLetter: this.dead.length,
       lastSeq: this.lastSeq,
     };
   }
@@ -174,6 +175,7 @@ type Action =
   | { type: 'enqueue'; items: Array<{ kind: RecordKind; size: number }> }
   | { type: 'lease'; maxRecords: number; maxBytes: number }
   | { type: 'ack' | 'release' | 'deadLetter'; pick: number }
+  | { type: 'retryDead' | 'purgeDead'; pick: number }
   | { type: 'advance'; ms: number }
   | { type: 'reopen' };
 
@@ -205,6 +207,13 @@ const actionArb: fc.Arbitrary<Action> = fc.oneof(
   },
   {
     weight: 1,
+    arbitrary: fc.record({
+      type: fc.constantFrom('retryDead' as const, 'purgeDead' as const),
+      pick: fc.nat(10),
+    }),
+  },
+  {
+    weight: 1,
     arbitrary: fc.record({ type: fc.constant('advance' as const), ms: fc.integer({ min: 0, max: 3000 }) }),
   },
   { weight: 1, arbitrary: fc.record({ type: fc.constant('reopen' as const) }) },
@@ -224,7 +233,7 @@ async function run(config: Config, actions: Action[]): Promise<void> {
   const model = new Model(config);
   const accepted = new Set<number>();
   const acked: number[] = [];
-  const deadLettered: number[] = [];
+  const purged: number[] = [];
   let nextId = 0;
 
   const pickLeased = (pick: number): number | undefined => {
@@ -276,8 +285,27 @@ async function run(config: Config, actions: Action[]): Promise<void> {
           } else {
             queue.deadLetter(seq, { code: 'E_BAD_BODY', message: 'rejected by the model test', status: 400 });
             const batch = model.remove(seq);
-            model.deadLetter += batch.records.length;
-            deadLettered.push(...batch.records.map((r) => r.id));
+            model.dead.push(...batch.records.map((r) => ({ ...r, batchSeq: seq })));
+          }
+          break;
+        }
+        case 'retryDead':
+        case 'purgeDead': {
+          // Odd picks act on every dead-lettered batch, even ones on one of them.
+          const batchSeqs = [...new Set(model.dead.map((r) => r.batchSeq))];
+          const batchSeq =
+            action.pick % 2 === 1 ? undefined : batchSeqs[action.pick % (batchSeqs.length || 1)];
+          const chosen = model.dead.filter((r) => batchSeq === undefined || r.batchSeq === batchSeq);
+          model.dead = model.dead.filter((r) => !chosen.includes(r));
+          if (action.type === 'retryDead') {
+            assert.equal(queue.retryDeadLetter(batchSeq), chosen.length);
+            model.pending = [...model.pending, ...chosen.map(({ batchSeq: _, ...r }) => r)].sort(
+              (a, b) => a.seq - b.seq,
+            );
+          } else {
+            assert.equal(queue.purgeDeadLetter(batchSeq), chosen.length);
+            model.dropped.purged += chosen.length;
+            purged.push(...chosen.map((r) => r.id));
           }
           break;
         }
@@ -309,7 +337,13 @@ async function run(config: Config, actions: Action[]): Promise<void> {
       queue.ack(batch.seq);
       batch = queue.lease({ maxRecords: 1000, maxBytes: 1e9 });
     }
-    const all = [...acked, ...deadLettered, ...stored];
+    const deadLettered = queue.deadLetters({ limit: 1e6, sample: 1e6 }).flatMap((b) => ids(b.sample));
+    assert.deepEqual(
+      deadLettered.sort((a, b) => a - b),
+      model.dead.map((r) => r.id).sort((a, b) => a - b),
+      'the dead-letter table holds what the model dead-lettered',
+    );
+    const all = [...acked, ...deadLettered, ...purged, ...stored];
     assert.equal(new Set(all).size, all.length, 'no record is delivered twice');
     for (const id of all) assert.ok(accepted.has(id), `record ${id} was accepted before it came out`);
     const { dropped } = queue.stats();
@@ -317,12 +351,13 @@ async function run(config: Config, actions: Action[]): Promise<void> {
     const droppedOnArrival = config.policy === 'drop_oldest' ? nextId - accepted.size : 0;
     const droppedAfterAccept = accepted.size - all.length;
     assert.equal(droppedOnArrival + droppedAfterAccept, (dropped.queue_full ?? 0) + (dropped.max_age ?? 0));
+    assert.equal(dropped.purged, purged.length);
   } finally {
     await queue.close();
   }
 }
 
-test('queue: random enqueue/lease/ack/release/deadLetter/reopen sequences match the model', async () => {
+test('queue: random enqueue/lease/ack/release/deadLetter/retry/purge/reopen sequences match the model', async () => {
   await fc.assert(
     fc.asyncProperty(configArb, fc.array(actionArb, { maxLength: 60 }), (config, actions) =>
       run(config, actions),

@@ -216,7 +216,7 @@ test('queue: drop_oldest evicts pending logs first, then metrics and events, nev
     q.ack(b.seq);
   }
   assert.deepEqual(seen, [1, 4, 5, 7, 8, 9, 10]);
-  assert.deepEqual(q.stats().dropped, { queue_full: 4, max_age: 0 });
+  assert.deepEqual(q.stats().dropped, { queue_full: 4, max_age: 0, purged: 0 });
   await q.close();
 });
 
@@ -258,7 +258,7 @@ test('queue: block policy refuses what does not fit, accepting none, until acks 
   assert.equal(q.stats().lastSeq, 2);
   q.ack(q.lease({ maxRecords: 1, maxBytes: 1e9 })!.seq);
   assert.deepEqual(q.enqueue([rec('alert', 3, 300), rec('metric', 4, 300)]), { accepted: 2, dropped: 0 });
-  assert.deepEqual(q.stats().dropped, { queue_full: 0, max_age: 0 });
+  assert.deepEqual(q.stats().dropped, { queue_full: 0, max_age: 0, purged: 0 });
   await q.close();
 });
 
@@ -290,7 +290,7 @@ test('queue: records past max age are dropped on enqueue and on lease, never fro
   const next = q.lease(big)!;
   assert.deepEqual(ids(next.records), [5], 'log 4 expired on lease');
   const stats = q.stats();
-  assert.deepEqual(stats.dropped, { queue_full: 0, max_age: 3 });
+  assert.deepEqual(stats.dropped, { queue_full: 0, max_age: 3, purged: 0 });
   assert.equal(stats.depth, 2);
   await q.close();
 });
@@ -339,11 +339,11 @@ test('queue: drop counters persist across reopen; since-open counters restart', 
   const q = openQueue(file, { maxBytes: one });
   q.enqueue([rec('log', 1), rec('log', 2), rec('log', 3)]);
   q.ack(q.lease(big)!.seq);
-  assert.deepEqual(q.stats().dropped, { queue_full: 2, max_age: 0 });
+  assert.deepEqual(q.stats().dropped, { queue_full: 2, max_age: 0, purged: 0 });
   await q.close();
   const reopened = openQueue(file, { maxBytes: one });
   const stats = reopened.stats();
-  assert.deepEqual(stats.dropped, { queue_full: 2, max_age: 0 });
+  assert.deepEqual(stats.dropped, { queue_full: 2, max_age: 0, purged: 0 });
   assert.equal(stats.enqueued, 0);
   assert.equal(stats.acked, 0);
   assert.equal(stats.oldestTs, null);

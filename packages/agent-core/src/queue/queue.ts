@@ -1,9 +1,17 @@
 import { EventEmitter } from 'node:events';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { DROP_CLASS, EVICTABLE_CLASSES, openQueueDatabase } from './database.ts';
-import { queueBadOptions, queueBatchNotLeased, queueBatchUnknown, queueClosed, queueFull } from './errors.ts';
+import {
+  queueBadOptions,
+  queueBatchNotLeased,
+  queueBatchUnknown,
+  queueClosed,
+  queueDiskFull,
+  queueFull,
+  queueIoError,
+} from './errors.ts';
 
 export interface QueueOptions {
   /** SQLite file; parent dirs are created. */
@@ -64,7 +72,7 @@ export interface QueueStats {
   enqueued: number;
   /** Records acked since open. */
   acked: number;
-  /** By reason since the file was created: 'queue_full', 'max_age'. */
+  /** By reason since the file was created: 'queue_full', 'max_age', 'purged' (dead letters deleted by hand). */
   dropped: Record<string, number>;
   /** Records in the dead-letter table. */
   deadLetter: number;
@@ -80,11 +88,25 @@ export interface DeadLetterReason {
   status?: number;
 }
 
+/** The records of one dead-lettered batch and why the collector refused it. */
+export interface DeadLetterBatch {
+  batchSeq: number;
+  records: number;
+  bytes: number;
+  attempts: number;
+  code: string;
+  message: string;
+  status: number | null;
+  deadAt: number;
+  /** The first records, to see what was refused. */
+  sample: QueuedRecord[];
+}
+
 export interface QueueEvents {
   enqueued: [count: number];
 }
 
-type DropReason = 'queue_full' | 'max_age';
+type DropReason = 'queue_full' | 'max_age' | 'purged';
 
 interface Row {
   payload: string;
@@ -156,6 +178,10 @@ export class Queue extends EventEmitter<QueueEvents> {
     (limits: { maxRecords: number; maxBytes: number }, now: number) => LeaseOutcome
   >;
   readonly #ackTx: Database.Transaction<(batchSeq: number) => { depth: number; bytes: number }>;
+  readonly #retryDeadLetterTx: Database.Transaction<
+    (batchSeq: number | null) => { depth: number; bytes: number }
+  >;
+  readonly #purgeDeadLetterTx: Database.Transaction<(batchSeq: number | null) => number>;
   readonly #deadLetterTx: Database.Transaction<
     (batchSeq: number, reason: DeadLetterReason, now: number) => { depth: number; bytes: number }
   >;
@@ -183,6 +209,7 @@ export class Queue extends EventEmitter<QueueEvents> {
     this.#dropped = {
       queue_full: this.#counter('dropped.queue_full'),
       max_age: this.#counter('dropped.max_age'),
+      purged: this.#counter('dropped.purged'),
     };
 
     // Every write runs as .immediate(): BEGIN IMMEDIATE takes the write lock up front, because a
@@ -196,6 +223,17 @@ export class Queue extends EventEmitter<QueueEvents> {
       this.#leaseInTx(limits, at),
     );
     this.#ackTx = db.transaction((batchSeq: number) => this.#removeBatchInTx(batchSeq));
+    this.#retryDeadLetterTx = db.transaction((batchSeq: number | null) => {
+      const totals = this.#stmt.deadLetterTotals.get(batchSeq, batchSeq) as { depth: number; bytes: number };
+      this.#stmt.restoreDeadLetter.run(batchSeq, batchSeq);
+      this.#stmt.deleteDeadLetter.run(batchSeq, batchSeq);
+      return totals;
+    });
+    this.#purgeDeadLetterTx = db.transaction((batchSeq: number | null) => {
+      const purged = this.#stmt.deleteDeadLetter.run(batchSeq, batchSeq).changes;
+      if (purged > 0) this.#stmt.addCounter.run('dropped.purged', purged);
+      return purged;
+    });
     this.#deadLetterTx = db.transaction((batchSeq: number, reason: DeadLetterReason, at: number) => {
       const batch = this.#stmt.batchBySeq.get(batchSeq) as { attempts: number } | undefined;
       if (batch === undefined) throw queueBatchUnknown(batchSeq);
@@ -233,7 +271,9 @@ export class Queue extends EventEmitter<QueueEvents> {
     const hasCursors = cursors !== undefined && Object.keys(cursors).length > 0;
     if (records.length === 0 && !hasCursors) return { accepted: 0, dropped: 0 };
     const rows = records.map(toRow);
-    const outcome = this.#enqueueTx.immediate(rows, hasCursors ? cursors : undefined, this.#now());
+    const outcome = this.#storage('enqueue', () =>
+      this.#enqueueTx.immediate(rows, hasCursors ? cursors : undefined, this.#now()),
+    );
     this.#apply(outcome);
     if (outcome.lastSeq > this.#lastSeq) this.#lastSeq = outcome.lastSeq;
     if (outcome.full) {
@@ -273,7 +313,7 @@ export class Queue extends EventEmitter<QueueEvents> {
     if (relaxed) this.#stmt.syncFull.run();
     let outcome: LeaseOutcome;
     try {
-      outcome = this.#leaseTx.immediate(limits, this.#now());
+      outcome = this.#storage('lease', () => this.#leaseTx.immediate(limits, this.#now()));
     } finally {
       if (relaxed) this.#stmt.syncNormal.run();
     }
@@ -289,7 +329,7 @@ export class Queue extends EventEmitter<QueueEvents> {
    */
   ack(batchSeq: number): void {
     this.#assertOpen();
-    const removed = this.#ackTx.immediate(batchSeq);
+    const removed = this.#storage('ack', () => this.#ackTx.immediate(batchSeq));
     this.#afterRemove(batchSeq, removed);
     this.#acked += removed.depth;
   }
@@ -305,13 +345,76 @@ export class Queue extends EventEmitter<QueueEvents> {
   /** The collector refused the batch for good: move its records to the dead-letter table. */
   deadLetter(batchSeq: number, reason: DeadLetterReason): void {
     this.#assertOpen();
-    const removed = this.#deadLetterTx.immediate(batchSeq, reason, this.#now());
+    const removed = this.#storage('dead-letter', () =>
+      this.#deadLetterTx.immediate(batchSeq, reason, this.#now()),
+    );
     this.#afterRemove(batchSeq, removed);
     this.#deadLetter += removed.depth;
     this.#logger.warn(
       { batchSeq, records: removed.depth, code: reason.code, status: reason.status },
       `queue batch ${batchSeq} moved to the dead-letter table: ${reason.message}`,
     );
+  }
+
+  /** Dead-lettered batches, oldest first, each with up to `sample` of its records. */
+  deadLetters(options: { limit?: number; sample?: number } = {}): DeadLetterBatch[] {
+    this.#assertOpen();
+    const limit = options.limit ?? 100;
+    const sampleSize = options.sample ?? 3;
+    const rows = this.#stmt.deadLetterBatches.all(limit) as Array<{
+      batch_seq: number;
+      records: number;
+      bytes: number;
+      attempts: number;
+      code: string;
+      message: string;
+      status: number | null;
+      dead_at: number;
+    }>;
+    return rows.map((row) => ({
+      batchSeq: row.batch_seq,
+      records: row.records,
+      bytes: row.bytes,
+      attempts: row.attempts,
+      code: row.code,
+      message: row.message,
+      status: row.status,
+      deadAt: row.dead_at,
+      sample: (
+        this.#stmt.deadLetterSample.all(row.batch_seq, sampleSize) as Array<{ seq: number; payload: string }>
+      ).map((r) => ({ seq: r.seq, ...(JSON.parse(r.payload) as OutpostRecord) })),
+    }));
+  }
+
+  /**
+   * Puts dead-lettered records (one batch, or all) back as pending, with their original seqs, so
+   * they are sent again in a new batch; for after the cause of the refusal was fixed.
+   */
+  retryDeadLetter(batchSeq?: number): number {
+    this.#assertOpen();
+    const moved = this.#storage('dead-letter retry', () =>
+      this.#retryDeadLetterTx.immediate(batchSeq ?? null),
+    );
+    this.#deadLetter -= moved.depth;
+    this.#depth += moved.depth;
+    this.#bytes += moved.bytes;
+    if (moved.depth > 0) {
+      this.#logger.info({ batchSeq, records: moved.depth }, 'dead-lettered records queued again');
+      this.emit('enqueued', moved.depth);
+    }
+    return moved.depth;
+  }
+
+  /** Deletes dead-lettered records (one batch, or all) for good; counted as dropped 'purged'. */
+  purgeDeadLetter(batchSeq?: number): number {
+    this.#assertOpen();
+    const purged = this.#storage('dead-letter purge', () =>
+      this.#purgeDeadLetterTx.immediate(batchSeq ?? null),
+    );
+    this.#deadLetter -= purged;
+    this.#dropped.purged += purged;
+    if (purged > 0) this.#logger.warn({ batchSeq, records: purged }, 'dead-lettered records purged');
+    return purged;
   }
 
   /** The position last committed under `key`, or null. */
@@ -546,6 +649,19 @@ export class Queue extends EventEmitter<QueueEvents> {
     return (this.#stmt.counter.get(name) as { value: number } | undefined)?.value ?? 0;
   }
 
+  /** Maps SQLite's disk-full and I/O failures to errors that say what happened and what to do. */
+  #storage<T>(operation: string, run: () => T): T {
+    try {
+      return run();
+    } catch (err) {
+      if (err instanceof Database.SqliteError) {
+        if (err.code === 'SQLITE_FULL') throw queueDiskFull(this.#options.path, operation, err);
+        if (err.code.startsWith('SQLITE_IOERR')) throw queueIoError(this.#options.path, operation, err);
+      }
+      throw err;
+    }
+  }
+
   #assertOpen(): void {
     if (this.#closing !== null) throw queueClosed();
   }
@@ -595,6 +711,24 @@ function prepare(db: Database.Database) {
       'INSERT INTO cursors(key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
     ),
     deleteCursor: db.prepare('DELETE FROM cursors WHERE key = ?'),
+    deadLetterBatches: db.prepare(
+      `SELECT batch_seq, count(*) AS records, sum(bytes) AS bytes, max(attempts) AS attempts,
+              max(code) AS code, max(message) AS message, max(status) AS status, max(dead_at) AS dead_at
+         FROM dead_letter GROUP BY batch_seq ORDER BY batch_seq LIMIT ?`,
+    ),
+    deadLetterSample: db.prepare(
+      'SELECT seq, payload FROM dead_letter WHERE batch_seq = ? ORDER BY seq LIMIT ?',
+    ),
+    deadLetterTotals: db.prepare(
+      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM dead_letter WHERE (? IS NULL OR batch_seq = ?)',
+    ),
+    restoreDeadLetter: db.prepare(
+      `INSERT INTO records(seq, batch_seq, enqueued_at, drop_class, bytes, payload)
+       SELECT seq, NULL, enqueued_at, CASE json_extract(payload, '$.kind')
+                WHEN 'log' THEN ${DROP_CLASS.log} WHEN 'alert' THEN ${DROP_CLASS.alert} ELSE ${DROP_CLASS.metric} END,
+              bytes, payload FROM dead_letter WHERE (? IS NULL OR batch_seq = ?) ORDER BY seq`,
+    ),
+    deleteDeadLetter: db.prepare('DELETE FROM dead_letter WHERE (? IS NULL OR batch_seq = ?)'),
     copyToDeadLetter: db.prepare(
       `INSERT INTO dead_letter(seq, batch_seq, enqueued_at, bytes, payload, attempts, code, message, status, dead_at)
        SELECT seq, batch_seq, enqueued_at, bytes, payload, ?, ?, ?, ?, ? FROM records WHERE batch_seq = ?`,

@@ -1,0 +1,137 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { SCHEMA_VERSION } from './database.ts';
+
+export interface QueueFileReport {
+  path: string;
+  ok: boolean;
+  /** What is wrong, one line each; empty when ok. */
+  problems: string[];
+  schemaVersion: number | null;
+  fileBytes: number;
+  walBytes: number;
+  records: number;
+  pendingRecords: number;
+  batches: number;
+  deadLetter: number;
+  cursors: number;
+  lastSeq: number;
+  oldestEnqueuedAt: number | null;
+}
+
+/**
+ * Checks a queue file without touching it: the file and its WAL are copied to a temp dir and the
+ * copy is opened, so this is safe while an agent runs and never changes what the agent will read.
+ */
+export function verifyQueueFile(file: string): QueueFileReport {
+  const report: QueueFileReport = {
+    path: file,
+    ok: false,
+    problems: [],
+    schemaVersion: null,
+    fileBytes: 0,
+    walBytes: 0,
+    records: 0,
+    pendingRecords: 0,
+    batches: 0,
+    deadLetter: 0,
+    cursors: 0,
+    lastSeq: 0,
+    oldestEnqueuedAt: null,
+  };
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch (err) {
+    report.problems.push(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    return report;
+  }
+  if (!stat.isFile()) {
+    report.problems.push(`${file} is not a file`);
+    return report;
+  }
+  report.fileBytes = stat.size;
+  report.walBytes = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
+  if (stat.size === 0) {
+    report.problems.push(
+      'the file is empty (cut short from outside); the agent starts a fresh queue over it',
+    );
+    return report;
+  }
+
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-queue-verify-'));
+  try {
+    const copy = path.join(dir, 'queue.db');
+    fs.copyFileSync(file, copy);
+    if (report.walBytes > 0) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
+    inspect(copy, report);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  report.ok = report.problems.length === 0;
+  return report;
+}
+
+function inspect(copy: string, report: QueueFileReport): void {
+  let db: Database.Database;
+  try {
+    db = new Database(copy, { fileMustExist: true });
+  } catch (err) {
+    report.problems.push(`not an SQLite database: ${(err as Error).message}`);
+    return;
+  }
+  try {
+    const integrity = db.pragma('integrity_check(20)', { simple: false }) as Array<{
+      integrity_check: string;
+    }>;
+    const messages = integrity.map((row) => row.integrity_check).filter((m) => m !== 'ok');
+    for (const message of messages) report.problems.push(`integrity: ${message}`);
+    if (messages.length > 0) return;
+
+    const version = db.pragma('user_version', { simple: true }) as number;
+    report.schemaVersion = version;
+    if (version === 0) {
+      report.problems.push('no queue schema: this is not an Outpost queue file (or it was never opened)');
+      return;
+    }
+    if (version > SCHEMA_VERSION) {
+      report.problems.push(
+        `schema version ${version} is newer than this agentctl understands (${SCHEMA_VERSION})`,
+      );
+      return;
+    }
+    const one = <T>(sql: string): T => db.prepare(sql).get() as T;
+    report.records = one<{ n: number }>('SELECT count(*) AS n FROM records').n;
+    report.pendingRecords = one<{ n: number }>('SELECT count(*) AS n FROM records WHERE batch_seq IS NULL').n;
+    report.batches = one<{ n: number }>('SELECT count(*) AS n FROM batches').n;
+    report.deadLetter = one<{ n: number }>('SELECT count(*) AS n FROM dead_letter').n;
+    if (version >= 2) report.cursors = one<{ n: number }>('SELECT count(*) AS n FROM cursors').n;
+    report.lastSeq =
+      one<{ seq: number } | undefined>("SELECT seq FROM sqlite_sequence WHERE name = 'records'")?.seq ?? 0;
+    report.oldestEnqueuedAt =
+      one<{ at: number | null }>('SELECT min(enqueued_at) AS at FROM records').at ?? null;
+
+    const orphans = one<{ n: number }>(
+      'SELECT count(*) AS n FROM records r WHERE r.batch_seq IS NOT NULL AND NOT EXISTS (SELECT 1 FROM batches b WHERE b.seq = r.batch_seq)',
+    ).n;
+    if (orphans > 0) report.problems.push(`${orphans} records belong to batches that do not exist`);
+    const empty = one<{ n: number }>(
+      'SELECT count(*) AS n FROM batches b WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.batch_seq = b.seq)',
+    ).n;
+    if (empty > 0) report.problems.push(`${empty} batches hold no records`);
+    const badPayloads = one<{ n: number }>(
+      "SELECT count(*) AS n FROM records WHERE NOT json_valid(payload) OR json_extract(payload, '$.kind') IS NULL OR bytes != length(CAST(payload AS BLOB))",
+    ).n;
+    if (badPayloads > 0)
+      report.problems.push(`${badPayloads} records have a payload that is not a valid record`);
+    if (report.records > 0 && report.lastSeq < one<{ m: number }>('SELECT max(seq) AS m FROM records').m) {
+      report.problems.push('the record sequence is behind the stored records (seqs could be reused)');
+    }
+  } catch (err) {
+    report.problems.push(`unreadable: ${(err as Error).message}`);
+  } finally {
+    db.close();
+  }
+}
