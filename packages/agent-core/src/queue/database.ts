@@ -56,6 +56,7 @@ CREATE TABLE cursors (
 `;
 
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+export const BUSY_TIMEOUT_MS = 5000;
 
 export interface OpenedDatabase {
   db: Database.Database;
@@ -109,7 +110,7 @@ export function openQueueDatabase(
 function openAndMigrate(file: string, durability: 'normal' | 'full', seedSeq: number): Database.Database {
   const db = new Database(file);
   try {
-    db.pragma('busy_timeout = 5000');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     db.pragma('journal_mode = WAL');
     const check = db.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw queueCorrupt(file, `quick_check: ${String(check)}`);

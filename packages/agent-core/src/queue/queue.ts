@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
+import fs from 'node:fs';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { DROP_CLASS, EVICTABLE_CLASSES, openQueueDatabase } from './database.ts';
+import { BUSY_TIMEOUT_MS, DROP_CLASS, EVICTABLE_CLASSES, openQueueDatabase } from './database.ts';
 import {
   queueBadOptions,
   queueBatchNotLeased,
@@ -134,6 +135,13 @@ interface LeaseOutcome extends Delta {
 }
 
 const DROP_LOG_INTERVAL_MS = 60_000;
+/**
+ * After a long-lived reader let go, SQLite's automatic checkpoints did not restart the WAL here
+ * (the file kept growing under steady traffic), so the queue looks at the WAL every so many acks
+ * and truncates it once it is past WAL_TRUNCATE_BYTES.
+ */
+const CHECKPOINT_EVERY_ACKS = 64;
+const WAL_TRUNCATE_BYTES = 16 * 1024 * 1024;
 
 /**
  * The agent's durable queue: records are committed one enqueue call at a time, grouped into
@@ -159,6 +167,7 @@ export class Queue extends EventEmitter<QueueEvents> {
   readonly #corruptRecovered: boolean;
   readonly #leased = new Set<number>();
   #closing: Promise<void> | null = null;
+  #acksSinceCheckpoint = 0;
 
   #depth: number;
   #bytes: number;
@@ -332,6 +341,7 @@ export class Queue extends EventEmitter<QueueEvents> {
     const removed = this.#storage('ack', () => this.#ackTx.immediate(batchSeq));
     this.#afterRemove(batchSeq, removed);
     this.#acked += removed.depth;
+    if (++this.#acksSinceCheckpoint >= CHECKPOINT_EVERY_ACKS) this.#checkpoint();
   }
 
   /** The send failed and will be retried: the batch stays formed, with the same seq and records. */
@@ -649,6 +659,27 @@ export class Queue extends EventEmitter<QueueEvents> {
     return (this.#stmt.counter.get(name) as { value: number } | undefined)?.value ?? 0;
   }
 
+  // With busy_timeout 0 the TRUNCATE checkpoint gives up at once while a reader still holds an old
+  // snapshot, instead of blocking the event loop; the next look tries again.
+  #checkpoint(): void {
+    this.#acksSinceCheckpoint = 0;
+    let walBytes: number;
+    try {
+      walBytes = fs.statSync(`${this.#options.path}-wal`).size;
+    } catch {
+      return;
+    }
+    if (walBytes < WAL_TRUNCATE_BYTES) return;
+    try {
+      this.#stmt.busyTimeoutZero.run();
+      this.#stmt.checkpointTruncate.get();
+    } catch (err) {
+      this.#logger.debug({ err, walBytes }, 'queue WAL checkpoint failed; the next one retries');
+    } finally {
+      this.#stmt.busyTimeoutDefault.run();
+    }
+  }
+
   /** Maps SQLite's disk-full and I/O failures to errors that say what happened and what to do. */
   #storage<T>(operation: string, run: () => T): T {
     try {
@@ -672,6 +703,9 @@ export class Queue extends EventEmitter<QueueEvents> {
 function prepare(db: Database.Database) {
   return {
     syncFull: db.prepare('PRAGMA synchronous = FULL'),
+    checkpointTruncate: db.prepare('PRAGMA wal_checkpoint(TRUNCATE)'),
+    busyTimeoutZero: db.prepare('PRAGMA busy_timeout = 0'),
+    busyTimeoutDefault: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`),
     syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
     totals: db.prepare('SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records'),
     batchCount: db.prepare('SELECT count(*) AS n FROM batches'),
