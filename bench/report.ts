@@ -1,0 +1,74 @@
+/**
+ * How a benchmark hands its figures to bench/run.ts: one line `BENCH {"name":..., "figures":{...}}`
+ * on stdout, printed last; everything else it prints is for people.
+ */
+export type Figures = Record<string, number | string | Record<string, number>>;
+
+export function report(name: string, figures: Figures): void {
+  process.stdout.write(`BENCH ${JSON.stringify({ name, figures })}\n`);
+}
+
+/** CPU seconds (user + system) and peak RSS of another process, from /proc. */
+export function processUsage(pid: number): { cpuSeconds: number; peakRssBytes: number } {
+  const fs = process.getBuiltinModule('node:fs');
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, peakRssBytes: hwm * 1024 };
+}
+
+const WORDS = [
+  'GET',
+  'POST',
+  '/api/v1/orders',
+  '/healthz',
+  'user',
+  'session',
+  'timeout',
+  'ok',
+  'cache',
+  'miss',
+  'db',
+  'query',
+  'retry',
+  'upstream',
+  'served',
+  'bytes',
+  'ms',
+  'eu-west-1',
+  'worker',
+  'shard',
+];
+
+/**
+ * A 200-byte record (its JSON padded to exactly 200 bytes) with log-like text, so compression
+ * ratios are those of real text rather than of a repeated character.
+ */
+export function record200(n: number): {
+  kind: 'event';
+  ts: number;
+  name: string;
+  attrs: Record<string, string | number>;
+  source: string;
+} {
+  const base = {
+    kind: 'event' as const,
+    ts: 1_764_000_000_000 + n,
+    name: 'bench.synthetic',
+    attrs: { n, msg: '' } as Record<string, string | number>,
+    source: 'bench',
+  };
+  let words = '';
+  for (let i = 0; words.length < 160; i++) {
+    words += `${WORDS[(n * 7 + i * 13 + ((n >> 3) ^ i)) % WORDS.length]} ${(n * 31 + i) % 997} `;
+  }
+  const room = 200 - Buffer.byteLength(JSON.stringify(base));
+  base.attrs.msg = words.slice(0, Math.max(0, room));
+  return base;
+}
+
+export function rate(count: number, ms: number): number {
+  return Math.round((count / ms) * 1000);
+}

@@ -1,0 +1,212 @@
+/**
+ * The crash harness: a producer pushes numbered records into a real agent (agentctl emit's route,
+ * answered only after the commit) while the agent, the collector or both are kill -9'd at random
+ * points and a flaky proxy between them resets, stalls and answers 500/429/503. At the end every
+ * record the agent accepted must be stored at the collector exactly once.
+ */
+import { join } from 'node:path';
+import { ControlClient } from '../../packages/agent-core/src/index.ts';
+import { CHAOS, type Fault, FlakyProxy } from './flaky-proxy.ts';
+import {
+  allRecords,
+  type RunningAgent,
+  type RunningCollector,
+  startAgent,
+  startCollector,
+  waitFor,
+} from './harness.ts';
+
+export interface CrashReport {
+  seed: number;
+  cycles: number;
+  kills: { agent: number; collector: number; both: number };
+  /** Records the agent answered 200 for: each must be stored exactly once. */
+  accepted: number;
+  /** Pushes cut off mid-request: each record may be stored at most once. */
+  uncertain: number;
+  uncertainStored: number;
+  stored: number;
+  lost: number;
+  duplicated: number;
+  /** Stored records the producer never sent (must be 0). */
+  unknown: number;
+  /** Counted by the agent's queue as dropped by policy (0 with the queue sized here). */
+  dropped: number;
+  faults: Record<Fault, number>;
+  /** Example numbers, to start debugging from. */
+  lostExamples: number[];
+  duplicatedExamples: number[];
+}
+
+/** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function harnessYaml(url: string, stateDir: string): string {
+  return `collector:
+  url: ${url}
+  enrollment_token: \${OUTPOST_ENROLLMENT_TOKEN}
+  request_timeout: 1500ms
+agent:
+  state_dir: ${stateDir}
+inputs:
+  system:
+    enabled: false
+  processes:
+    enabled: false
+queue:
+  max_bytes: 512MiB
+send:
+  batch_max_records: 500
+  batch_max_wait: 50ms
+  retry:
+    initial_backoff: 50ms
+    max_backoff: 400ms
+    max_retry_after: 1s
+heartbeat:
+  interval: 1s
+shutdown:
+  grace_period: 2s
+`;
+}
+
+const REFUSED = new Set(['ECONNREFUSED', 'ENOENT']);
+
+export async function runCrashCycles(options: {
+  dir: string;
+  cycles: number;
+  seed?: number;
+  /** Records per push. */
+  pushSize?: number;
+  log?: (line: string) => void;
+}): Promise<CrashReport> {
+  const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
+  const random = seededRandom(seed);
+  const pushSize = options.pushSize ?? 25;
+  const collectorDir = join(options.dir, 'collector');
+  const stateDir = join(options.dir, 'agent');
+
+  let collector: RunningCollector = await startCollector(collectorDir);
+  const listen = new URL(collector.url).host;
+  const proxy = await FlakyProxy.start(collector.url, random);
+  const env = { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken };
+  const yaml = harnessYaml(proxy.url, stateDir);
+  let agent: RunningAgent = await startAgent(options.dir, yaml, env);
+  let client = new ControlClient(agent.socket, { timeoutMs: 5000 });
+
+  const accepted = new Set<number>();
+  const uncertain = new Set<number>();
+  let next = 1;
+  let producing = true;
+  const kills = { agent: 0, collector: 0, both: 0 };
+
+  const push = async (): Promise<void> => {
+    const first = next;
+    next += pushSize;
+    const numbers = Array.from({ length: pushSize }, (_, i) => first + i);
+    const records = numbers.map((n) => ({ kind: 'event', name: 'crash.test', attrs: { n } }));
+    try {
+      await client.post('/v1/records', { records });
+      for (const n of numbers) accepted.add(n);
+    } catch (err) {
+      // An answer other than 200 (the agent still starting, say) or no connection at all means
+      // the records were not taken; only a request cut off midway leaves it open.
+      if ((err as { code?: string }).code === 'E_CONTROL_REQUEST') return;
+      const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? '';
+      if (REFUSED.has(code)) return;
+      for (const n of numbers) uncertain.add(n);
+      // The agent may be gone: give the cycle a moment instead of spinning on a dead socket.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  let agentUp = true;
+  const producer = (async () => {
+    while (producing) {
+      if (agentUp) await push();
+      else await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  try {
+    for (let cycle = 1; cycle <= options.cycles; cycle++) {
+      proxy.mix = random() < 0.7 ? CHAOS : {};
+      await sleep(100 + random() * 500);
+      const roll = random();
+      const victim = roll < 0.4 ? 'agent' : roll < 0.8 ? 'collector' : 'both';
+      kills[victim]++;
+      if (victim !== 'collector') {
+        await agent.proc.stop('SIGKILL');
+        agentUp = false;
+        await client.close();
+      }
+      if (victim !== 'agent') await collector.proc.stop('SIGKILL');
+      await sleep(random() * 300);
+      if (victim !== 'agent') collector = await startCollector(collectorDir, listen);
+      if (victim !== 'collector') {
+        agent = await startAgent(options.dir, yaml, env);
+        client = new ControlClient(agent.socket, { timeoutMs: 5000 });
+        agentUp = true;
+      }
+      options.log?.(
+        `cycle ${cycle}/${options.cycles}: killed ${victim}; ${accepted.size} accepted, ${uncertain.size} uncertain`,
+      );
+    }
+    producing = false;
+    await producer;
+    proxy.mix = {};
+
+    const status = await waitFor(
+      'the agent to deliver everything it holds',
+      async () => {
+        const s = await client.get<{
+          stats: { depth: number; dropped: Record<string, number>; deadLetter: number };
+        }>('/v1/queue');
+        return s.stats.depth === 0 ? s : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 250 },
+    );
+    const agentStatus = await client.get<{ collector: { agentId: string } }>('/v1/status');
+    const stored = await allRecords(collector, agentStatus.collector.agentId);
+
+    const seen = new Map<number, number>();
+    for (const r of stored) {
+      const n = Number(r.attrs.n);
+      seen.set(n, (seen.get(n) ?? 0) + 1);
+    }
+    const lost = [...accepted].filter((n) => !seen.has(n));
+    const duplicated = [...seen].filter(([, count]) => count > 1).map(([n]) => n);
+    const unknown = [...seen.keys()].filter((n) => !accepted.has(n) && !uncertain.has(n));
+    return {
+      seed,
+      cycles: options.cycles,
+      kills,
+      accepted: accepted.size,
+      uncertain: uncertain.size,
+      uncertainStored: [...uncertain].filter((n) => seen.has(n)).length,
+      stored: stored.length,
+      lost: lost.length,
+      duplicated: duplicated.length,
+      unknown: unknown.length,
+      dropped: Object.values(status.stats.dropped).reduce((a, b) => a + b, 0) + status.stats.deadLetter,
+      faults: { ...proxy.counts },
+      lostExamples: lost.slice(0, 10),
+      duplicatedExamples: duplicated.slice(0, 10),
+    };
+  } finally {
+    producing = false;
+    await producer.catch(() => undefined);
+    await client.close().catch(() => undefined);
+    await agent.proc.stop('SIGKILL');
+    await collector.proc.stop('SIGKILL');
+    await proxy.close();
+  }
+}
