@@ -16,4 +16,4 @@ echo "== build (tsup)" >&2
 pnpm -r --reporter=append-only build >/dev/null
 echo "== tests (node:test)" >&2
 exec node --test --test-concurrency=2 --test-timeout=120000 \
-  'packages/*/src/**/*.test.ts' 'packages/*/test/**/*.test.ts' 'plugins/*/src/**/*.test.ts' 'test/**/*.test.ts'
+  'packages/*/src/**/*.test.ts' 'packages/*/test/**/*.test.ts' 'plugins/*/src/**/*.test.ts' 'examples/plugins/*/src/**/*.test.ts' 'test/**/*.test.ts'

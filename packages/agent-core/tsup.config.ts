@@ -1,7 +1,14 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: ['src/index.ts', 'src/cli/outpost-agent.ts', 'src/cli/agentctl.ts'],
+  // The plugin host is forked from whichever chunk holds plugins/host.ts, which resolves
+  // ./host-main.js next to itself: chunks land at the root of dist/, so the host's entry does too.
+  entry: {
+    index: 'src/index.ts',
+    'cli/outpost-agent': 'src/cli/outpost-agent.ts',
+    'cli/agentctl': 'src/cli/agentctl.ts',
+    'host-main': 'src/plugins/host-main.ts',
+  },
   format: ['esm'],
   target: 'node24',
   platform: 'node',

@@ -72,7 +72,8 @@ export async function createCollector(options: CreateCollectorOptions): Promise<
     adminToken: config.adminToken,
     logger,
   });
-  const store = await openSqliteStore({ file: path.join(config.dataDir, DATABASE_FILE), logger });
+  const storageFile = path.join(config.dataDir, DATABASE_FILE);
+  const store = await openSqliteStore({ file: storageFile, logger });
 
   let closing = false;
   const app = buildApi({
@@ -82,6 +83,7 @@ export async function createCollector(options: CreateCollectorOptions): Promise<
     offlineAfterMs: config.agents.offlineAfterMs,
     logger,
     isClosing: () => closing,
+    storageFile,
   });
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port });

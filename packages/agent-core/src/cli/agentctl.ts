@@ -4,6 +4,11 @@ import { isOutpostError } from '../errors.ts';
 import { AGENT_VERSION } from '../version.ts';
 import { registerConfigCommands } from './commands/config.ts';
 import { registerDaemonCommands } from './commands/daemon.ts';
+import { registerEmitCommands } from './commands/emit.ts';
+import { registerQueueCommands } from './commands/queue.ts';
+import { registerServiceCommands } from './commands/service.ts';
+import { registerTapCommands } from './commands/tap.ts';
+import { registerVersionCommands } from './commands/version.ts';
 import { createCliContext } from './context.ts';
 
 /** Exit codes: 0 ok, 1 the operation failed (agent down, invalid config), 2 usage errors (commander). */
@@ -21,6 +26,11 @@ const program = new Command('agentctl')
 const ctx = createCliContext(program);
 registerDaemonCommands(program, ctx);
 registerConfigCommands(program, ctx);
+registerQueueCommands(program, ctx);
+registerEmitCommands(program, ctx);
+registerTapCommands(program, ctx);
+registerServiceCommands(program, ctx);
+registerVersionCommands(program);
 
 try {
   await program.parseAsync();

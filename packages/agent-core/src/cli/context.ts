@@ -26,3 +26,6 @@ export function createCliContext(program: Command): CliContext {
     },
   };
 }
+
+/** For command.error(): usage mistakes exit 2, as commander's own parse errors do. */
+export const USAGE = { exitCode: 2, code: 'agentctl.usage' } as const;

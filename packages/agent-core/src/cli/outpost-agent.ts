@@ -2,9 +2,11 @@
 import { Command, Option } from 'commander';
 import { isOutpostError } from '../errors.ts';
 import { Agent } from '../lifecycle/index.ts';
+import { LOG_FORMATS, type LogFormat } from '../log/index.ts';
 import { AGENT_VERSION } from '../version.ts';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+type Flags = { config?: string; logLevel?: (typeof LOG_LEVELS)[number]; logFormat?: LogFormat };
 
 const program = new Command('outpost-agent')
   .description(
@@ -16,10 +18,20 @@ const program = new Command('outpost-agent')
     'config file (default: /etc/outpost/agent.yaml if it exists, else built-in defaults)',
   )
   .addOption(new Option('--log-level <level>', 'overrides log.level from the config').choices(LOG_LEVELS))
-  .action(async (opts: { config?: string; logLevel?: (typeof LOG_LEVELS)[number] }) => {
+  .addOption(
+    new Option(
+      '--log-format <format>',
+      'overrides log.format from the config (default auto: pretty on a terminal, JSON otherwise)',
+    ).choices(LOG_FORMATS),
+  )
+  .action(async (opts: Flags) => {
     let agent: Agent;
     try {
-      agent = await Agent.start({ configPath: opts.config, logLevel: opts.logLevel });
+      agent = await Agent.start({
+        configPath: opts.config,
+        logLevel: opts.logLevel,
+        logFormat: opts.logFormat,
+      });
     } catch (err) {
       process.stderr.write(`outpost-agent: ${err instanceof Error ? err.message : String(err)}\n`);
       process.exit(isOutpostError(err) && err.code.startsWith('E_CONFIG') ? 2 : 1);

@@ -1,10 +1,13 @@
 import type { Logger } from 'pino';
 import type { AgentConfig } from '../config/index.ts';
 import type { Input, InputOptions } from './input.ts';
+import { LogFileInput, logfileNoCursors } from './logfile/index.ts';
 import { ProcessInput } from './processes.ts';
 import { SystemInput } from './system.ts';
 
 export type { Emit, Input, InputOptions, InputStats } from './input.ts';
+export type { LogFileInputOptions, LogFileInputStats } from './logfile/index.ts';
+export { LogFileInput } from './logfile/index.ts';
 export type { ProcessInputOptions } from './processes.ts';
 export { ProcessInput } from './processes.ts';
 export type { SystemInputOptions } from './system.ts';
@@ -13,10 +16,17 @@ export { SystemInput } from './system.ts';
 export interface CreateInputsOptions {
   emit: InputOptions['emit'];
   logger: Logger;
+  /** Committed input cursors by key prefix, `(p) => queue.cursors(p)`; log inputs need it. */
+  readCursors?: (prefix: string) => Map<string, string>;
+  /** Attr host.name of log records; default os.hostname(). */
+  hostname?: string;
 }
 
 /** The built-in inputs the config enables, not started yet. */
-export function createInputs(config: AgentConfig['inputs'], { emit, logger }: CreateInputsOptions): Input[] {
+export function createInputs(
+  config: AgentConfig['inputs'],
+  { emit, logger, readCursors, hostname }: CreateInputsOptions,
+): Input[] {
   const inputs: Input[] = [];
   if (config.system.enabled && config.system.metrics.length > 0) {
     inputs.push(
@@ -40,5 +50,31 @@ export function createInputs(config: AgentConfig['inputs'], { emit, logger }: Cr
       }),
     );
   }
+  for (const log of config.logs) {
+    if (readCursors === undefined) throw logfileNoCursors(log.name);
+    inputs.push(
+      new LogFileInput({
+        name: log.name,
+        paths: log.paths,
+        exclude: log.exclude,
+        startAt: log.start_at,
+        multiline: log.multiline && {
+          startPattern: log.multiline.start_pattern,
+          maxLines: log.multiline.max_lines,
+          timeoutMs: log.multiline.timeout,
+        },
+        maxRecordBytes: log.max_record_bytes,
+        partialLineTimeoutMs: log.partial_line_timeout,
+        rotateWaitMs: log.rotate_wait,
+        encoding: log.encoding,
+        pollIntervalMs: log.poll_interval,
+        hostname,
+        emit,
+        readCursors,
+        logger: logger.child({ input: `logs.${log.name}` }),
+      }),
+    );
+  }
   return inputs;
 }
+export { MAX_PUSHED_RECORDS, parsePushedRecords } from './push.ts';

@@ -152,7 +152,9 @@ log:
         self: false,
         match: [{ name: 'nginx' }, { pid: 1 }, { pattern: 'postgres: .*checkpointer' }],
       },
+      logs: [],
     },
+    processors: [],
     queue: { max_bytes: 1024 ** 3, max_age: 2 * 86_400_000, policy: 'block', durability: 'full' },
     send: {
       batch_max_records: 500,
@@ -164,7 +166,9 @@ log:
     heartbeat: { interval: 15_000 },
     shutdown: { grace_period: 0 },
     control: { socket: '/run/outpost/agent.sock' },
-    log: { level: 'debug' },
+    log: { level: 'debug', format: 'auto' },
+    metrics: { listen: null },
+    service: { memory_max: 256 * 1024 ** 2, cpu_quota: 20 },
   };
   assert.deepEqual(loaded.config, expected);
   assert.equal(loaded.path, FILE);

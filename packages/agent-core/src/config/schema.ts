@@ -1,6 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { type ProcessorsConfig, processorsSchema } from '../process/index.ts';
+import { parseLoopbackListen } from '../telemetry/index.ts';
 import { closest } from './suggest.ts';
 import { parseDuration, parseSize } from './units.ts';
 
@@ -22,6 +24,22 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 /** Exactly one way to pick processes: exact comm name, pid, or a regex on the command line. */
 export type ProcessMatch = { name: string } | { pid: number } | { pattern: string };
 
+/** One `inputs.logs` entry: files by glob, tailed with their offsets committed to the queue. */
+export interface LogInputConfig {
+  name: string;
+  /** Absolute globs. */
+  paths: string[];
+  /** Globs; one without a slash matches the file name, else the whole path. */
+  exclude: string[];
+  start_at: 'beginning' | 'end';
+  multiline: { start_pattern: string; max_lines: number; timeout: number } | null;
+  max_record_bytes: number;
+  partial_line_timeout: number;
+  rotate_wait: number;
+  encoding: 'utf8' | 'latin1';
+  poll_interval: number;
+}
+
 /** The agent's config, with the YAML's snake_case keys; durations in ms, sizes in bytes. */
 export interface AgentConfig {
   collector: { url: string; enrollment_token: string; request_timeout: number };
@@ -29,6 +47,7 @@ export interface AgentConfig {
   inputs: {
     system: { enabled: boolean; interval: number; metrics: SystemMetricGroup[] };
     processes: { enabled: boolean; interval: number; self: boolean; match: ProcessMatch[] };
+    logs: LogInputConfig[];
   };
   queue: {
     max_bytes: number;
@@ -46,7 +65,13 @@ export interface AgentConfig {
   heartbeat: { interval: number };
   shutdown: { grace_period: number };
   control: { socket: string };
-  log: { level: LogLevel };
+  log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' };
+  /** `listen`: host:port on loopback for GET /metrics over TCP; null serves it on the control socket only. */
+  metrics: { listen: string | null };
+  /** Limits written into the systemd unit by `agentctl service install`; null leaves one out. */
+  service: { memory_max: number | null; cpu_quota: number | null };
+  /** The processor chain between inputs and the queue, in order. */
+  processors: ProcessorsConfig;
 }
 
 /** Longest delay a Node timer takes without firing at once (2^31-1 ms is about 24.8 days). */
@@ -135,6 +160,56 @@ const httpUrl = (fallback: string) =>
 
 const nonEmpty = () => z.string().min(1);
 
+/** `null` switches the setting off; anything else goes through `schema` (with its default). */
+function orNull<T>(schema: z.ZodType<T>) {
+  return z
+    .unknown()
+    .optional()
+    .transform((input, ctx): T | null => {
+      if (input === null) return null;
+      const result = schema.safeParse(input);
+      if (result.success) return result.data;
+      for (const issue of result.error.issues) {
+        ctx.issues.push({ code: 'custom', message: issue.message, input, path: issue.path });
+      }
+      return z.NEVER;
+    });
+}
+
+/** "20%" of one CPU, as systemd's CPUQuota= takes it; over 100% spans several CPUs. */
+function cpuQuota(fallback: string) {
+  return z
+    .unknown()
+    .transform((input, ctx) => {
+      const match = typeof input === 'string' ? /^(\d+(?:\.\d+)?)\s*%$/.exec(input.trim()) : null;
+      const percent = match ? Number(match[1]) : Number.NaN;
+      if (percent > 0 && percent <= 100_000) return percent;
+      ctx.issues.push({
+        code: 'custom',
+        message: `expected a share of one CPU like "${fallback}" (over 100% spans several CPUs), got ${describe(input)}`,
+        input,
+      });
+      return z.NEVER;
+    })
+    .prefault(fallback);
+}
+
+/** Loopback only: see parseLoopbackListen. */
+const metricsListen = z
+  .unknown()
+  .optional()
+  .transform((input, ctx): string | null => {
+    if (input === null || input === undefined) return null;
+    const parsed = typeof input === 'string' ? parseLoopbackListen(input) : 'expected host:port or null';
+    if (typeof parsed !== 'string') return input as string;
+    ctx.issues.push({
+      code: 'custom',
+      message: typeof input === 'string' ? parsed : `${parsed}, got ${describe(input)}`,
+      input,
+    });
+    return z.NEVER;
+  });
+
 const processMatch = strict({
   name: nonEmpty().optional(),
   pid: z.number().int().min(1).optional(),
@@ -164,6 +239,37 @@ const processMatch = strict({
   return { pattern };
 });
 
+const regexSource = () =>
+  nonEmpty().superRefine((source, ctx) => {
+    try {
+      new RegExp(source);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    }
+  });
+
+const logInput = strict({
+  // The name is part of the input's cursor keys, so it must not contain their separator.
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, 'use letters, digits, ".", "_" or "-" (it names the stored offsets)'),
+  paths: z.array(nonEmpty()).min(1),
+  exclude: z.array(nonEmpty()).default([]),
+  start_at: z.enum(['beginning', 'end']).default('end'),
+  multiline: strict({
+    start_pattern: regexSource(),
+    max_lines: z.number().int().min(1).max(100_000).default(500),
+    timeout: duration('2s', '10ms', '1h'),
+  })
+    .nullable()
+    .default(null),
+  max_record_bytes: size('64KiB', '1KiB', '16MiB'),
+  partial_line_timeout: duration('5s', '0ms', '1h'),
+  rotate_wait: duration('5s', '0ms', '1h'),
+  encoding: z.enum(['utf8', 'latin1']).default('utf8'),
+  poll_interval: duration('1s', '50ms', '1h'),
+});
+
 export interface SchemaDefaults {
   enrollmentToken: string;
   stateDir: string;
@@ -178,8 +284,15 @@ export function defaultsFromEnv(env: NodeJS.ProcessEnv, uid = process.getuid?.()
   };
 }
 
-/** /var/lib/outpost for root; otherwise the XDG state dir, so the agent runs on a laptop as-is. */
+/**
+ * systemd's $STATE_DIRECTORY under a unit; /var/lib/outpost for root; otherwise the XDG state dir, so
+ * the agent runs on a laptop as-is.
+ */
 export function defaultStateDir(env: NodeJS.ProcessEnv, uid: number | undefined): string {
+  // Set by systemd from StateDirectory= (the unit `agentctl service install` writes); the first
+  // entry is the agent's own.
+  const systemd = env.STATE_DIRECTORY?.split(':')[0];
+  if (systemd !== undefined && path.isAbsolute(systemd)) return systemd;
   if (uid === 0) return '/var/lib/outpost';
   // The XDG spec says to ignore a relative XDG_STATE_HOME.
   const xdg = env.XDG_STATE_HOME;
@@ -228,6 +341,22 @@ export function configSchema(defaults: SchemaDefaults) {
         self: z.boolean().default(true),
         match: z.array(processMatch).default([]),
       }).prefault({}),
+      logs: z
+        .array(logInput)
+        .default([])
+        .superRefine((logs, ctx) => {
+          const seen = new Set<string>();
+          logs.forEach((log, i) => {
+            if (seen.has(log.name)) {
+              ctx.addIssue({
+                code: 'custom',
+                message: `duplicate log input name "${log.name}"`,
+                path: [i, 'name'],
+              });
+            }
+            seen.add(log.name);
+          });
+        }),
     }).prefault({}),
     queue: strict({
       max_bytes: size('256MiB', '1MiB', '1TiB'),
@@ -245,7 +374,16 @@ export function configSchema(defaults: SchemaDefaults) {
     heartbeat: strict({ interval: duration('10s', '1s', '1h') }).prefault({}),
     shutdown: strict({ grace_period: duration('10s', '0s', '1h') }).prefault({}),
     control: strict({ socket: nonEmpty().optional() }).prefault({}),
-    log: strict({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
+    log: strict({
+      level: z.enum(LOG_LEVELS).default('info'),
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    }).prefault({}),
+    metrics: strict({ listen: metricsListen }).prefault({}),
+    service: strict({
+      memory_max: orNull(size('256MiB', '32MiB', '1TiB')),
+      cpu_quota: orNull(cpuQuota('20%')),
+    }).prefault({}),
+    processors: processorsSchema,
   });
 }
 
@@ -274,6 +412,18 @@ export function finishConfig(parsed: ParsedConfig, baseDir: string): AgentConfig
         self: parsed.inputs.processes.self,
         match: parsed.inputs.processes.match,
       },
+      logs: parsed.inputs.logs.map((log) => ({
+        name: log.name,
+        paths: log.paths.map((p) => resolvePath(p, baseDir)),
+        exclude: log.exclude.map((p) => (p.includes('/') ? resolvePath(p, baseDir) : p)),
+        start_at: log.start_at,
+        multiline: log.multiline,
+        max_record_bytes: log.max_record_bytes,
+        partial_line_timeout: log.partial_line_timeout,
+        rotate_wait: log.rotate_wait,
+        encoding: log.encoding,
+        poll_interval: log.poll_interval,
+      })),
     },
     queue: {
       max_bytes: parsed.queue.max_bytes,
@@ -297,7 +447,10 @@ export function finishConfig(parsed: ParsedConfig, baseDir: string): AgentConfig
     control: {
       socket: socket === undefined ? path.join(stateDir, 'agent.sock') : resolvePath(socket, baseDir),
     },
-    log: { level: parsed.log.level },
+    log: { level: parsed.log.level, format: parsed.log.format },
+    metrics: { listen: parsed.metrics.listen },
+    service: { memory_max: parsed.service.memory_max, cpu_quota: parsed.service.cpu_quota },
+    processors: parsed.processors,
   };
 }
 

@@ -23,5 +23,20 @@ export const socketNotAccessible = (socketPath: string, cause: unknown) =>
     { cause },
   );
 
-export const controlRequestFailed = (path: string, status: number, message: string) =>
-  new OutpostError('E_CONTROL_REQUEST', `agent answered ${status} to ${path}: ${message}`, { path, status });
+/** `remoteCode` is the agent's own error code (e.g. E_BAD_REQUEST), for callers that branch on it. */
+export const controlRequestFailed = (path: string, status: number, message: string, remoteCode?: string) =>
+  new OutpostError('E_CONTROL_REQUEST', `agent answered ${status} to ${path}: ${message}`, {
+    path,
+    status,
+    remoteCode,
+  });
+
+/** Routes throw it for bad query params or body fields; the server answers 400. */
+export const badRequest = (message: string, details?: Record<string, unknown>) =>
+  new OutpostError('E_BAD_REQUEST', message, details);
+
+export const bodyTooLarge = (path: string, limit: number) =>
+  new OutpostError('E_BODY_TOO_LARGE', `${path}: the request body is larger than ${limit} bytes`, {
+    path,
+    limit,
+  });

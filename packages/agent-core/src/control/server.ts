@@ -1,14 +1,41 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { isOutpostError } from '../errors.ts';
-import { agentAlreadyRunning } from './errors.ts';
+import { agentAlreadyRunning, badRequest, bodyTooLarge } from './errors.ts';
+import { type ControlStream, StreamReply, TextReply } from './reply.ts';
 
-/** A route answers with a JSON value; throwing an OutpostError answers 4xx/5xx with its code. */
-export type ControlRoute = (req: IncomingMessage) => unknown | Promise<unknown>;
+export interface ControlRequest {
+  method: 'GET' | 'POST';
+  path: string;
+  query: URLSearchParams;
+  /** The parsed JSON body; undefined when the request has none. */
+  body: unknown;
+  raw: IncomingMessage;
+}
+
+/**
+ * A route answers with a JSON value, a textReply() or a streamReply(). Throwing an OutpostError
+ * answers with its code: E_BAD_REQUEST 400, E_NOT_FOUND 404, any other code 409.
+ */
+export type ControlRoute = (req: ControlRequest) => unknown | Promise<unknown>;
 export type ControlRoutes = Record<`${'GET' | 'POST'} /${string}`, ControlRoute>;
+
+export interface ControlServerOptions {
+  socketPath: string;
+  routes: ControlRoutes;
+  logger: Logger;
+  /** Largest request body accepted; default 1 MiB. */
+  maxBodyBytes?: number;
+}
+
+const STATUS_BY_CODE: Record<string, number> = {
+  E_BAD_REQUEST: 400,
+  E_NOT_FOUND: 404,
+  E_BODY_TOO_LARGE: 413,
+};
 
 /**
  * The agent's control API for agentctl: HTTP on a unix socket that only the agent's user can open,
@@ -18,20 +45,31 @@ export class ControlServer {
   readonly socketPath: string;
   readonly #server: Server;
   readonly #logger: Logger;
+  readonly #maxBodyBytes: number;
+  /** Ends each open stream; close() calls them so no stream holds shutdown. */
+  readonly #streams = new Set<() => void>();
+  /** Requests in progress per connection, so close() can drop connections that carry none. */
+  readonly #busy = new Map<Socket, number>();
   #closing: Promise<void> | null = null;
 
-  private constructor(socketPath: string, routes: ControlRoutes, logger: Logger) {
-    this.socketPath = socketPath;
-    this.#logger = logger;
-    this.#server = createServer((req, res) => void this.#handle(routes, req, res));
+  private constructor(options: ControlServerOptions) {
+    this.socketPath = options.socketPath;
+    this.#logger = options.logger;
+    this.#maxBodyBytes = options.maxBodyBytes ?? 1024 * 1024;
+    this.#server = createServer((req, res) => {
+      const socket = req.socket;
+      this.#busy.set(socket, (this.#busy.get(socket) ?? 0) + 1);
+      res.once('close', () => this.#busy.set(socket, (this.#busy.get(socket) ?? 1) - 1));
+      void this.#handle(options.routes, req, res);
+    });
+    this.#server.on('connection', (socket: Socket) => {
+      this.#busy.set(socket, 0);
+      socket.once('close', () => this.#busy.delete(socket));
+    });
   }
 
-  static async listen(options: {
-    socketPath: string;
-    routes: ControlRoutes;
-    logger: Logger;
-  }): Promise<ControlServer> {
-    const control = new ControlServer(options.socketPath, options.routes, options.logger);
+  static async listen(options: ControlServerOptions): Promise<ControlServer> {
+    const control = new ControlServer(options);
     await control.#listen();
     return control;
   }
@@ -42,6 +80,10 @@ export class ControlServer {
         rmSync(this.socketPath, { force: true });
         resolve();
       });
+      for (const end of [...this.#streams]) end();
+      // closeIdleConnections() skips connections that never carried a request, such as the one
+      // undici opens ahead of time after an aborted stream; they would hold close() for seconds.
+      for (const [socket, requests] of this.#busy) if (requests === 0) socket.destroy();
       this.#server.closeIdleConnections();
     });
     return this.#closing;
@@ -69,25 +111,116 @@ export class ControlServer {
   }
 
   async #handle(routes: ControlRoutes, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const path = new URL(req.url ?? '/', 'http://agent').pathname;
+    const url = new URL(req.url ?? '/', 'http://agent');
+    const path = url.pathname;
     const route = routes[`${req.method} ${path}` as keyof ControlRoutes];
     try {
       if (!route) {
+        req.resume();
         reply(res, 404, {
           error: { code: 'E_NOT_FOUND', message: `no control route ${req.method} ${path}` },
         });
         return;
       }
-      reply(res, 200, await route(req));
+      const body = await this.#readBody(req, path);
+      const answer = await route({
+        method: req.method as 'GET' | 'POST',
+        path,
+        query: url.searchParams,
+        body,
+        raw: req,
+      });
+      if (answer instanceof TextReply) {
+        res.writeHead(200, {
+          'content-type': answer.contentType,
+          'content-length': Buffer.byteLength(answer.body),
+        });
+        res.end(answer.body);
+      } else if (answer instanceof StreamReply) {
+        await this.#stream(answer, res, path);
+      } else {
+        reply(res, 200, answer);
+      }
     } catch (err) {
+      if (res.headersSent) {
+        this.#logger.error({ err, path }, 'control stream failed');
+        res.destroy();
+        return;
+      }
       if (isOutpostError(err)) {
-        reply(res, 409, { error: { code: err.code, message: err.message } });
+        reply(res, STATUS_BY_CODE[err.code] ?? 409, { error: { code: err.code, message: err.message } });
         return;
       }
       this.#logger.error({ err, path }, 'control request failed');
       reply(res, 500, {
         error: { code: 'E_INTERNAL', message: err instanceof Error ? err.message : String(err) },
       });
+    }
+  }
+
+  async #readBody(req: IncomingMessage, path: string): Promise<unknown> {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.#maxBodyBytes) {
+      req.resume();
+      throw bodyTooLarge(path, this.#maxBodyBytes);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > this.#maxBodyBytes) {
+        req.resume();
+        throw bodyTooLarge(path, this.#maxBodyBytes);
+      }
+      chunks.push(chunk);
+    }
+    if (size === 0) return undefined;
+    const text = Buffer.concat(chunks).toString('utf8');
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      throw badRequest(`${path}: the body is not valid JSON (${(err as Error).message})`);
+    }
+  }
+
+  async #stream(answer: StreamReply, res: ServerResponse, path: string): Promise<void> {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.flushHeaders();
+    const controller = new AbortController();
+    let dropped = 0;
+    const end = (): void => {
+      this.#streams.delete(end);
+      if (!controller.signal.aborted) controller.abort();
+      if (!res.writableEnded) res.end();
+    };
+    this.#streams.add(end);
+    // 'close' fires when the client goes away as well as after end().
+    res.once('close', end);
+    const stream: ControlStream = {
+      write(value) {
+        if (controller.signal.aborted) return false;
+        if (res.writableNeedDrain) {
+          dropped += 1;
+          return false;
+        }
+        res.write(`${JSON.stringify(value)}\n`);
+        return true;
+      },
+      end,
+      signal: controller.signal,
+      get dropped() {
+        return dropped;
+      },
+    };
+    if (this.#closing) {
+      end();
+      return;
+    }
+    try {
+      await answer.start(stream);
+    } catch (err) {
+      this.#logger.error({ err, path }, 'control stream failed');
+      end();
     }
   }
 }

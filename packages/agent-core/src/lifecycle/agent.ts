@@ -1,16 +1,26 @@
 import { join } from 'node:path';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
 import type { LevelWithSilent, Logger } from 'pino';
-import { createInputs, type Input } from '../collect/index.ts';
+import { createInputs, type Input, parsePushedRecords } from '../collect/index.ts';
 import { type AgentConfig, type LoadedConfig, loadConfig } from '../config/index.ts';
-import { ControlServer } from '../control/index.ts';
+import {
+  badRequest,
+  ControlServer,
+  type ControlStream,
+  type StreamReply,
+  streamReply,
+  type TextReply,
+  textReply,
+} from '../control/index.ts';
 import { isOutpostError } from '../errors.ts';
 import { CollectorLink } from '../fleet/index.ts';
-import { createLogger } from '../log/index.ts';
+import { createLogger, type LogFormat } from '../log/index.ts';
+import { Pipeline } from '../process/index.ts';
 import { Queue } from '../queue/index.ts';
 import { HttpTransport, RetryPolicy, Sender } from '../send/index.ts';
+import { AgentTelemetry, MetricsListener } from '../telemetry/index.ts';
 import { AGENT_VERSION } from '../version.ts';
-import { agentClosed, agentStarting } from './errors.ts';
+import { agentClosed, agentStarting, badBatchParam } from './errors.ts';
 import { SelfUsage } from './self-usage.ts';
 
 export interface AgentStartOptions {
@@ -19,6 +29,8 @@ export interface AgentStartOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides log.level from the config (the --log-level flag). */
   logLevel?: LevelWithSilent;
+  /** Overrides log.format from the config (the --log-format flag). */
+  logFormat?: LogFormat;
   logger?: Logger;
 }
 
@@ -29,6 +41,13 @@ export interface ReloadResult {
   /** Changed settings that only take effect after a restart. */
   needsRestart: string[];
 }
+
+/** Queue errors that refuse records without losing anything already stored: the inputs are told. */
+const REFUSALS: Record<string, 'queue_full' | 'disk_full' | 'io_error'> = {
+  E_QUEUE_FULL: 'queue_full',
+  E_QUEUE_DISK_FULL: 'disk_full',
+  E_QUEUE_IO: 'io_error',
+};
 
 /** Sections whose change is applied by rebuilding that part of the pipeline. */
 const SENDER_SECTIONS = ['collector', 'send', 'heartbeat', 'agent'] as const;
@@ -53,12 +72,19 @@ export class Agent {
   #loaded: LoadedConfig;
   #control: ControlServer | null = null;
   #inputs: Input[] = [];
+  #pipeline: Pipeline | null = null;
+  /** Open `agentctl tap` streams; a new processor chain ends them (their stage may be gone). */
+  readonly #taps = new Set<ControlStream>();
   #link: CollectorLink | null = null;
   #sender: Sender | null = null;
-  #rejected = 0;
-  #lastRejectLog = 0;
+  /** Records the queue refused, by why: the inputs were told (emit resolved false). */
+  readonly #refused = { queue_full: 0, disk_full: 0, io_error: 0 };
+  readonly #lastRefusalLog = new Map<string, number>();
+  #pushed = 0;
   #reloading: Promise<ReloadResult> | null = null;
   #closing: Promise<void> | null = null;
+  readonly #telemetry = new AgentTelemetry({ snapshot: () => this.status() });
+  #metricsListener: MetricsListener | null = null;
 
   private constructor(options: AgentStartOptions, loaded: LoadedConfig, logger: Logger, queue: Queue) {
     this.#options = options;
@@ -71,7 +97,12 @@ export class Agent {
     const loaded = await loadConfig({ path: options.configPath, env: options.env ?? process.env });
     const { config } = loaded;
     const logger =
-      options.logger ?? createLogger({ level: options.logLevel ?? config.log.level, name: 'outpost-agent' });
+      options.logger ??
+      createLogger({
+        level: options.logLevel ?? config.log.level,
+        format: options.logFormat ?? config.log.format,
+        name: 'outpost-agent',
+      });
 
     let agent: Agent | null = null;
     const started = (): Agent => {
@@ -85,6 +116,12 @@ export class Agent {
         'GET /v1/status': () => started().status(),
         'POST /v1/reload': () => started().reload(),
         'POST /v1/flush': () => started().flush(),
+        'GET /metrics': () => started().metrics(),
+        'GET /v1/queue': () => started().queueStatus(),
+        'GET /v1/tap': (req) => started().tap(req.query),
+        'POST /v1/records': (req) => started().push(parsePushedRecords(req.body)),
+        'POST /v1/queue/dead-letter/retry': (req) => started().retryDeadLetter(batchParam(req.query)),
+        'POST /v1/queue/dead-letter/purge': (req) => started().purgeDeadLetter(batchParam(req.query)),
       },
       logger,
     });
@@ -105,7 +142,14 @@ export class Agent {
     const self = new Agent(options, loaded, logger, queue);
     self.#control = control;
     self.#startSending(config);
+    self.#pipeline = self.#createPipeline(config);
     self.#startInputs(config);
+    try {
+      await self.#listenForMetrics(config.metrics.listen);
+    } catch (err) {
+      await self.close();
+      throw err;
+    }
     agent = self;
     logger.info(
       {
@@ -134,10 +178,80 @@ export class Agent {
     return this.#reloading;
   }
 
+  /** Self-metrics in Prometheus text form (GET /metrics on the control socket and metrics.listen). */
+  async metrics(): Promise<TextReply> {
+    if (this.#closing) throw agentClosed();
+    return textReply(await this.#telemetry.metrics(), this.#telemetry.contentType);
+  }
+
   /** Sends everything queued now, within the shutdown grace period. */
   async flush(): Promise<{ sent: number; remaining: number }> {
     if (this.#closing || !this.#sender) throw agentClosed();
     return this.#sender.flush({ deadlineMs: Date.now() + this.config.shutdown.grace_period });
+  }
+
+  /**
+   * Records pushed from the host (agentctl emit): answered only once they are committed, so a
+   * success means they are durable. A full queue under "block" refuses them with E_QUEUE_FULL.
+   */
+  async push(records: OutpostRecord[]): Promise<{ accepted: number }> {
+    if (this.#closing || !this.#pipeline) throw agentClosed();
+    this.#queue.enqueue(await this.#pipeline.process(records));
+    this.#pushed += records.length;
+    return { accepted: records.length };
+  }
+
+  /**
+   * Live records at one point of the pipeline ('input', a stage name, or 'output'), filtered by
+   * kind, name (`*` wildcards) and source, as an NDJSON stream for `agentctl tap`.
+   */
+  tap(query: URLSearchParams): StreamReply {
+    const pipeline = this.#pipeline;
+    if (this.#closing || !pipeline) throw agentClosed();
+    const stage = query.get('stage') ?? 'output';
+    const points = ['input', ...pipeline.stages(), 'output'];
+    if (!points.includes(stage)) {
+      throw badRequest(`no pipeline stage "${stage}"; taps can follow: ${points.join(', ')}`);
+    }
+    const kind = query.get('kind');
+    const source = query.get('source');
+    const name = query.get('name');
+    const nameMatch = name === null ? null : wildcard(name);
+    return streamReply((stream) => {
+      const off = pipeline.tap(stage, (records) => {
+        for (const r of records) {
+          if (kind !== null && r.kind !== kind) continue;
+          if (source !== null && r.source !== source) continue;
+          if (nameMatch !== null && !nameMatch.test(r.name)) continue;
+          stream.write(r);
+        }
+      });
+      this.#taps.add(stream);
+      stream.signal.addEventListener('abort', () => {
+        off();
+        this.#taps.delete(stream);
+      });
+    });
+  }
+
+  /** Queue figures and the dead-lettered batches, for `agentctl queue`. */
+  queueStatus() {
+    if (this.#closing) throw agentClosed();
+    return {
+      path: join(this.config.agent.state_dir, 'queue.db'),
+      stats: this.#queue.stats(),
+      deadLetters: this.#queue.deadLetters({ limit: 100, sample: 3 }),
+    };
+  }
+
+  retryDeadLetter(batchSeq: number | undefined): { retried: number } {
+    if (this.#closing) throw agentClosed();
+    return { retried: this.#queue.retryDeadLetter(batchSeq) };
+  }
+
+  purgeDeadLetter(batchSeq: number | undefined): { purged: number } {
+    if (this.#closing) throw agentClosed();
+    return { purged: this.#queue.purgeDeadLetter(batchSeq) };
   }
 
   status() {
@@ -159,7 +273,8 @@ export class Agent {
       queue: this.#queue.stats(),
       sender: this.#sender?.stats() ?? null,
       inputs: this.#inputs.map((input) => ({ name: input.name, ...input.stats() })),
-      accept: { rejected: this.#rejected },
+      pipeline: this.#pipeline?.stats() ?? [],
+      accept: { refused: { ...this.#refused }, pushed: this.#pushed },
       process: this.#selfUsage.read(),
     };
   }
@@ -174,10 +289,13 @@ export class Agent {
       );
       await this.#reloading?.catch(() => undefined);
       await Promise.allSettled(this.#inputs.map((input) => input.close()));
+      // Open aggregate windows go into the queue before the last send.
+      await this.#pipeline?.close();
       await this.#sender?.close({ graceMs });
       await this.#link?.close();
       const left = this.#queue.stats();
       await this.#queue.close();
+      await this.#metricsListener?.close();
       await this.#control?.close();
       this.#logger.info({ unsentRecords: left.depth }, 'agent stopped');
     })();
@@ -189,26 +307,61 @@ export class Agent {
     records: OutpostRecord[],
     options: { cursors?: Record<string, string | null> } = {},
   ): Promise<boolean> {
-    if (this.#closing) return false;
+    if (this.#closing || !this.#pipeline) return false;
+    const processed = await this.#pipeline.process(records);
+    return this.#enqueue(processed, options);
+  }
+
+  /** The end of the pipeline: records (and cursors) into the queue. */
+  #enqueue(records: OutpostRecord[], options: { cursors?: Record<string, string | null> } = {}): boolean {
     try {
       this.#queue.enqueue(records, options);
       return true;
     } catch (err) {
-      if (!isOutpostError(err, 'E_QUEUE_FULL')) throw err;
-      this.#rejected += records.length;
-      // One line a minute is enough to say the queue is full; the counter has the rest.
-      if (Date.now() - this.#lastRejectLog > 60_000) {
-        this.#lastRejectLog = Date.now();
-        this.#logger.warn({ err, rejected: this.#rejected }, 'queue full: records from inputs are refused');
+      const reason = REFUSALS[isOutpostError(err) ? err.code : ''];
+      if (reason === undefined) throw err;
+      this.#refused[reason] += records.length;
+      // One line a minute per reason is enough; the counters have the rest.
+      const now = Date.now();
+      if (now - (this.#lastRefusalLog.get(reason) ?? 0) > 60_000) {
+        this.#lastRefusalLog.set(reason, now);
+        this.#logger.warn(
+          { err, refused: this.#refused },
+          `records from inputs are refused: ${(err as Error).message}`,
+        );
       }
       return false;
     }
+  }
+
+  /** Serves /metrics on `listen` (loopback host:port), replacing the previous listener; null stops it. */
+  async #listenForMetrics(listen: string | null): Promise<void> {
+    const previous = this.#metricsListener;
+    this.#metricsListener = null;
+    await previous?.close();
+    if (listen === null) return;
+    this.#metricsListener = await MetricsListener.listen({
+      listen,
+      source: this.#telemetry,
+      logger: this.#logger,
+    });
+  }
+
+  #createPipeline(config: AgentConfig): Pipeline {
+    return Pipeline.create(config.processors, {
+      logger: this.#logger.child({ component: 'pipeline' }),
+      // Output made later by timers (closed aggregate windows) goes straight to the queue.
+      emit: (records) => void this.#enqueue(records),
+    });
   }
 
   #startInputs(config: AgentConfig): void {
     this.#inputs = createInputs(config.inputs, {
       emit: (records, options) => this.#accept(records, options),
       logger: this.#logger,
+      // Log inputs resume from the offsets committed with the lines they cover.
+      readCursors: (prefix) => this.#queue.cursors(prefix),
+      hostname: config.agent.hostname,
     });
     for (const input of this.#inputs) input.start();
   }
@@ -301,6 +454,19 @@ export class Agent {
     };
     this.#loaded = { ...next, config: applied };
     if (!this.#options.logLevel) this.#logger.level = applied.log.level;
+    if (before.metrics.listen !== applied.metrics.listen) {
+      // A port taken by someone else must not fail the whole reload: the rest still applies.
+      await this.#listenForMetrics(applied.metrics.listen).catch((err: unknown) =>
+        this.#logger.error({ err }, 'reload: self-metrics are no longer served over TCP'),
+      );
+    }
+    if (!sameJson(before.processors, applied.processors)) {
+      // The new chain takes records from now on; the old one hands its open windows to the queue.
+      const old = this.#pipeline;
+      this.#pipeline = this.#createPipeline(applied);
+      for (const stream of this.#taps) stream.end();
+      await old?.close();
+    }
     if (!sameJson(before.inputs, applied.inputs)) {
       await Promise.allSettled(this.#inputs.map((input) => input.close()));
       this.#startInputs(applied);
@@ -317,6 +483,20 @@ export class Agent {
     this.#logger.info({ configVersion: next.version, previousVersion: previous.version }, 'config reloaded');
     return { applied: true, configVersion: next.version, needsRestart };
   }
+}
+
+function wildcard(pattern: string): RegExp {
+  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+  return new RegExp(`^${escaped}$`);
+}
+
+/** `?batch=N` picks one dead-lettered batch; without it, all of them. */
+function batchParam(query: URLSearchParams): number | undefined {
+  const raw = query.get('batch');
+  if (raw === null) return undefined;
+  const batch = Number(raw);
+  if (!Number.isSafeInteger(batch) || batch < 1) throw badBatchParam(raw);
+  return batch;
 }
 
 function sameJson(a: unknown, b: unknown): boolean {

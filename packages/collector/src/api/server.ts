@@ -27,6 +27,7 @@ import {
   registerAgent,
 } from '../ingest/index.ts';
 import type { Store, StoredAgent, StoredRecord } from '../store/index.ts';
+import { CollectorTelemetry } from '../telemetry/index.ts';
 import {
   errorBody,
   notFound,
@@ -45,6 +46,8 @@ export interface ApiOptions {
   logger: Logger;
   /** True once shutdown started: new requests get 503 E_NOT_READY. */
   isClosing: () => boolean;
+  /** The database file, for outpost_collector_storage_bytes on /metrics. */
+  storageFile?: string | undefined;
 }
 
 interface Authenticated {
@@ -76,6 +79,11 @@ export function buildApi(options: ApiOptions): Api {
     },
   });
   const authenticated = new WeakMap<FastifyRequest, Authenticated>();
+  const telemetry = new CollectorTelemetry({
+    store,
+    offlineAfterMs: options.offlineAfterMs,
+    storageFile: options.storageFile,
+  });
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
@@ -112,6 +120,7 @@ export function buildApi(options: ApiOptions): Api {
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    telemetry.observeResponse(request.routeOptions.url ?? 'unmatched', reply.statusCode);
     request.log.debug(
       {
         method: request.method,
@@ -156,11 +165,19 @@ export function buildApi(options: ApiOptions): Api {
   app.post('/api/v1/agent/register', async (request) => {
     const answer = await registerAgent(store, bodyOf(request).value, tokens.enrollmentToken, Date.now());
     request.log.info({ agentId: answer.agentId }, 'agent registered');
+    telemetry.observeRegistration();
     return answer;
   });
 
   app.post('/api/v1/agent/heartbeat', { onRequest: authenticateAgent }, async (request) => {
-    return recordHeartbeat(store, authenticated.get(request)!.agentId, bodyOf(request).value, Date.now());
+    const answer = await recordHeartbeat(
+      store,
+      authenticated.get(request)!.agentId,
+      bodyOf(request).value,
+      Date.now(),
+    );
+    telemetry.observeHeartbeat();
+    return answer;
   });
 
   app.post(
@@ -176,6 +193,7 @@ export function buildApi(options: ApiOptions): Api {
         maxRecordsPerBatch: limits.maxRecordsPerBatch,
         now: Date.now(),
       });
+      telemetry.observeIngest({ ...result, accepted: result.response.accepted });
       if (result.replayed) void reply.header('Idempotent-Replayed', 'true');
       if (result.duplicates > 0) {
         request.log.warn(
@@ -261,6 +279,12 @@ export function buildApi(options: ApiOptions): Api {
   });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // Unauthenticated like /healthz, as Prometheus scrapes expect; restrict it at the proxy if needed.
+  app.get('/metrics', async (_request, reply) => {
+    const text = await telemetry.metrics();
+    return reply.type(telemetry.contentType).send(text);
+  });
 
   app.get('/readyz', async () => {
     if (options.isClosing()) throw notReady('shutting down');

@@ -4,6 +4,7 @@ import packageJson from '../../package.json' with { type: 'json' };
 import { createCollector } from '../collector.ts';
 import { type CollectorConfig, loadCollectorConfig } from '../config/index.ts';
 import { isOutpostError } from '../errors.ts';
+import { registerServiceCommands } from '../service/index.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -38,6 +39,10 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .action(async (flags: ServeFlags) => {
       exitCode = await serve(flags);
     });
+
+  registerServiceCommands(program, (code) => {
+    exitCode = code;
+  });
 
   try {
     await program.parseAsync(argv);

@@ -1,1 +1,16 @@
-export {};
+export { isOutpostError, OutpostError } from '../errors.ts';
+export { SANDBOX_ERROR_CODES } from './errors.ts';
+export type { SandboxLimits } from './limits.ts';
+export { DEFAULT_LIMITS } from './limits.ts';
+export type { NormalizeOptions } from './records.ts';
+export { normalizeRecord, normalizeRecords, RECORD_LIMITS, RecordProblem } from './records.ts';
+export type {
+  PluginLogEntry,
+  PluginLogLevel,
+  PluginSandboxOptions,
+  PluginStats,
+  SandboxLogger,
+} from './sandbox.ts';
+export { PluginSandbox } from './sandbox.ts';
+export type { Clock, StateStore } from './state.ts';
+export { MemoryStateStore, systemClock } from './state.ts';

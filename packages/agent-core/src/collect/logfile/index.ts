@@ -1,0 +1,3 @@
+export { logfileBadOptions, logfileNoCursors } from './errors.ts';
+export type { LogFileInputOptions, LogFileInputStats } from './input.ts';
+export { LogFileInput } from './input.ts';

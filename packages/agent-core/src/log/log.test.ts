@@ -1,0 +1,58 @@
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { test } from 'node:test';
+import { createLogger } from './index.ts';
+
+function capture(): { stream: PassThrough; text: () => string } {
+  const stream = new PassThrough();
+  let text = '';
+  stream.on('data', (chunk) => {
+    text += chunk;
+  });
+  return { stream, text: () => text };
+}
+
+test('log: JSON lines by default when stdout is not a terminal, at the configured level', () => {
+  const out = capture();
+  const logger = createLogger({
+    level: 'info',
+    name: 'outpost-agent',
+    destination: out.stream,
+    isTTY: false,
+  });
+  logger.debug('hidden');
+  logger.info({ queue: 3 }, 'agent started');
+  const lines = out.text().trim().split('\n');
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0] as string);
+  assert.equal(line.msg, 'agent started');
+  assert.equal(line.name, 'outpost-agent');
+  assert.equal(line.queue, 3);
+  assert.equal(line.level, 30);
+});
+
+test('log: pretty lines on a terminal, or when asked for; json when asked for on a terminal', () => {
+  const pretty = capture();
+  createLogger({
+    level: 'info',
+    name: 'outpost-agent',
+    format: 'auto',
+    destination: pretty.stream,
+    isTTY: true,
+  }).warn({ queue: 3 }, 'queue filling up');
+  assert.match(pretty.text(), /WARN.*\(outpost-agent\): queue filling up/);
+  assert.match(pretty.text(), /queue: 3/);
+  assert.throws(() => JSON.parse(pretty.text()));
+
+  const forced = capture();
+  createLogger({ level: 'info', name: 'a', format: 'pretty', destination: forced.stream, isTTY: false }).info(
+    'hi',
+  );
+  assert.match(forced.text(), /INFO.*: hi/);
+
+  const json = capture();
+  createLogger({ level: 'info', name: 'a', format: 'json', destination: json.stream, isTTY: true }).info(
+    'hi',
+  );
+  assert.equal(JSON.parse(json.text()).msg, 'hi');
+});

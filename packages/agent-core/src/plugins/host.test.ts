@@ -1,0 +1,115 @@
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { sha256Hex } from '@outpost/plugin-sdk/manifest';
+import { pino } from 'pino';
+import { type LoadSpec, PluginHost } from './index.ts';
+
+const codeOf = (err: unknown) => (err as { code?: string }).code;
+
+const CODE = `export default {
+  process(records) {
+    if (records[0]?.name === 'spin') for (;;) {}
+    return records.map((r) => ({ ...r, name: 'seen' }));
+  },
+};`;
+
+function spec(t: { after: (fn: () => void) => void }): LoadSpec {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-host-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(
+    path.join(dir, 'outpost-plugin.json'),
+    JSON.stringify({
+      name: 'echo',
+      version: '1.0.0',
+      apiVersion: 1,
+      entry: 'index.js',
+      capabilities: ['process'],
+    }),
+  );
+  fs.writeFileSync(path.join(dir, 'index.js'), CODE);
+  return {
+    name: 'echo',
+    dir,
+    sha256: sha256Hex(CODE),
+    config: {},
+    stateFile: path.join(dir, 'state.json'),
+    limits: { timeoutMs: 30_000 },
+  };
+}
+
+const record = (name: string) => ({ kind: 'metric', ts: 1, name, value: 1, attrs: {}, source: 'system' });
+
+test('a killed host fails the calls in flight with E_PLUGIN_HOST_DIED and comes back', async (t) => {
+  const load = spec(t);
+  let restarted = 0;
+  const host: PluginHost = new PluginHost({
+    logger: pino({ level: 'silent' }),
+    restartInitialMs: 10,
+    onRestart: async () => {
+      restarted++;
+      await host.load(load);
+    },
+  });
+  t.after(() => host.close());
+  await host.start();
+  await host.load(load);
+  assert.deepEqual(
+    ((await host.call('echo', 'process', [record('a')])) as { name: string }[]).map((r) => r.name),
+    ['seen'],
+  );
+  const stats = await host.stats();
+  assert.equal(stats.echo?.alive, true);
+  assert.equal(stats.echo?.calls, 1);
+
+  const spinning = host.call('echo', 'process', [record('spin')]);
+  const pid = host.pid;
+  assert.ok(pid !== undefined);
+  process.kill(pid, 'SIGKILL');
+  await assert.rejects(spinning, (err) => codeOf(err) === 'E_PLUGIN_HOST_DIED');
+  await assert.rejects(host.stats(), (err) => codeOf(err) === 'E_PLUGIN_HOST_DIED');
+
+  const deadline = Date.now() + 15_000;
+  while (restarted === 0 || host.pid === pid) {
+    assert.ok(Date.now() < deadline, 'the host restarts');
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  await host.start();
+  assert.equal(host.restarts, 1);
+  assert.equal(((await host.call('echo', 'process', [record('b')])) as unknown[]).length, 1);
+});
+
+test('a bad sha256 refuses the load; close() is idempotent and later requests fail clearly', async (t) => {
+  const load = spec(t);
+  const host = new PluginHost({ logger: pino({ level: 'silent' }) });
+  await host.start();
+  await assert.rejects(host.load({ ...load, sha256: '0'.repeat(64) }), (err) => {
+    assert.equal(codeOf(err), 'E_PLUGIN_SHA256');
+    assert.match((err as Error).message, /plugin "echo".*changed since it was installed/);
+    return true;
+  });
+  await assert.rejects(host.call('echo', 'process', []), (err) => codeOf(err) === 'E_PLUGIN_NOT_LOADED');
+  await host.load(load);
+  const pid = host.pid;
+  assert.ok(pid !== undefined);
+  const closing = host.close();
+  assert.equal(host.close(), closing);
+  await closing;
+  assert.throws(() => process.kill(pid, 0), /ESRCH/);
+  await assert.rejects(host.stats(), (err) => codeOf(err) === 'E_PLUGIN_HOST_CLOSED');
+  await assert.rejects(host.start(), (err) => codeOf(err) === 'E_PLUGIN_HOST_CLOSED');
+});
+
+test('close() during the restart backoff does not wait for the restart', async () => {
+  const host = new PluginHost({ logger: pino({ level: 'silent' }), restartInitialMs: 600_000 });
+  await host.start();
+  const pid = host.pid;
+  assert.ok(pid !== undefined);
+  process.kill(pid, 'SIGKILL');
+  await assert.rejects(host.stats(), (err) => codeOf(err) === 'E_PLUGIN_HOST_DIED');
+  await host.close();
+  assert.equal(host.pid, undefined);
+  assert.equal(host.restarts, 0);
+});

@@ -1,0 +1,402 @@
+import type { AlertRecord, OutpostRecord } from '@outpost/plugin-sdk';
+import type { PluginManifest } from '@outpost/plugin-sdk/manifest';
+import type { SandboxLimits } from '@outpost/plugin-sdk/sandbox';
+import type { Logger } from 'pino';
+import type { Emit } from '../collect/input.ts';
+import { isOutpostError, OutpostError } from '../errors.ts';
+import { capabilityNotDeclared, hostClosed, pluginNotRunning, pluginQuarantined } from './errors.ts';
+import { PluginHost } from './host.ts';
+import type { CallMethod } from './protocol.ts';
+import type { InstalledPlugin, PluginStore } from './store.ts';
+
+export type PluginState = 'starting' | 'running' | 'backoff' | 'quarantined' | 'disabled' | 'failed';
+
+export interface PluginRuntimeStats {
+  name: string;
+  version: string;
+  state: PluginState;
+  /** Why it is quarantined or failed. */
+  reason: string | null;
+  calls: number;
+  errors: number;
+  restarts: number;
+  recordsIn: number;
+  recordsOut: number;
+  /** CPU time and heap of the current sandbox, from the plugin host. */
+  cpuTimeMs: number;
+  heapUsedBytes: number;
+  lastError: string | null;
+}
+
+export interface PluginSupervisorOptions {
+  store: PluginStore;
+  logger: Logger;
+  /** Where collect plugins' records go. */
+  emit?: Emit;
+  /** Overrides every manifest's collectIntervalMs. */
+  collectIntervalMs?: number;
+  limits?: Partial<SandboxLimits>;
+  maxStateBytes?: number;
+  /** Backoff of a failed plugin's restart: restartInitialMs doubled per failure, up to restartMaxMs. */
+  restartInitialMs?: number;
+  restartMaxMs?: number;
+  /** A plugin failing this many times within failureWindowMs is quarantined. */
+  maxFailures?: number;
+  failureWindowMs?: number;
+  /** For the plugin-host process. */
+  hostRequestTimeoutMs?: number;
+  hostRestartInitialMs?: number;
+  hostRestartMaxMs?: number;
+}
+
+interface Runtime {
+  name: string;
+  version: string;
+  manifest: PluginManifest | undefined;
+  state: PluginState;
+  reason: string | null;
+  failures: number[];
+  calls: number;
+  errors: number;
+  restarts: number;
+  recordsIn: number;
+  recordsOut: number;
+  lastError: string | null;
+  collectTimer: NodeJS.Timeout | undefined;
+  collecting: Promise<void> | undefined;
+  restartTimer: NodeJS.Timeout | undefined;
+  /** Bumped on each load/unload so that stale timers and replies are ignored. */
+  generation: number;
+}
+
+/**
+ * Runs the enabled plugins in a PluginHost and applies the failure policy: a failed call restarts
+ * the plugin's sandbox with exponential backoff; too many failures within a window quarantine it
+ * until it is enabled again. One plugin's failures never stop the others.
+ */
+export class PluginSupervisor {
+  readonly #store: PluginStore;
+  readonly #logger: Logger;
+  readonly #emit: Emit | undefined;
+  readonly #options: PluginSupervisorOptions;
+  readonly #host: PluginHost;
+  readonly #plugins = new Map<string, Runtime>();
+  #started: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: PluginSupervisorOptions) {
+    this.#store = options.store;
+    this.#logger = options.logger;
+    this.#emit = options.emit;
+    this.#options = options;
+    this.#host = new PluginHost({
+      logger: options.logger,
+      requestTimeoutMs: options.hostRequestTimeoutMs,
+      restartInitialMs: options.hostRestartInitialMs,
+      restartMaxMs: options.hostRestartMaxMs,
+      onRestart: () => this.#reloadAll(),
+      // Blame the plugin, or a plugin that aborts the host on every load would do so forever.
+      onFatal: (plugin, message) => {
+        const runtime = this.#plugins.get(plugin);
+        if (runtime !== undefined) this.#failed(runtime, new OutpostError('E_PLUGIN_MEMORY', message));
+      },
+    });
+  }
+
+  /** The plugin-host process (its pid, its restarts). */
+  get host(): PluginHost {
+    return this.#host;
+  }
+
+  /** Starts the plugin host and every enabled plugin. A plugin that fails to load is reported in stats. */
+  start(): Promise<void> {
+    this.#checkOpen();
+    this.#started ??= (async () => {
+      await this.#host.start();
+      for (const plugin of await this.#store.list()) {
+        if (plugin.enabled) await this.#load(this.#runtime(plugin));
+        else this.#runtime(plugin).state = 'disabled';
+      }
+    })();
+    return this.#started;
+  }
+
+  /** Enables the plugin (clearing a quarantine) and loads it. */
+  async enable(name: string): Promise<void> {
+    this.#checkOpen();
+    const plugin = await this.#store.enable(name);
+    const runtime = this.#runtime(plugin);
+    runtime.failures = [];
+    runtime.reason = null;
+    await this.#load(runtime);
+  }
+
+  async disable(name: string): Promise<void> {
+    this.#checkOpen();
+    const plugin = await this.#store.disable(name);
+    const runtime = this.#runtime(plugin);
+    await this.#unload(runtime);
+    runtime.state = 'disabled';
+  }
+
+  /** Validates and stores the config, then reloads the plugin; its state is kept. */
+  async reconfigure(name: string, config: Record<string, unknown>): Promise<void> {
+    this.#checkOpen();
+    const plugin = await this.#store.setConfig(name, config);
+    const runtime = this.#runtime(plugin);
+    if (plugin.enabled && runtime.state !== 'quarantined') await this.#load(runtime);
+  }
+
+  /** Installs (or upgrades) from a dir or .tgz and loads it when enabled. */
+  async install(source: string, options?: Parameters<PluginStore['install']>[1]): Promise<InstalledPlugin> {
+    this.#checkOpen();
+    const plugin = await this.#store.install(source, options);
+    const runtime = this.#runtime(plugin);
+    runtime.failures = [];
+    runtime.reason = null;
+    if (plugin.enabled) await this.#load(runtime);
+    else runtime.state = 'disabled';
+    return plugin;
+  }
+
+  /** Stops the plugin, then deletes its files and state. */
+  async remove(name: string): Promise<void> {
+    this.#checkOpen();
+    const runtime = this.#plugins.get(name);
+    if (runtime !== undefined) {
+      await this.#unload(runtime);
+      this.#plugins.delete(name);
+    }
+    await this.#store.remove(name);
+  }
+
+  /** What the pipeline's plugin stage calls (process/ResolvePlugin). */
+  processFn(name: string): (records: OutpostRecord[]) => Promise<OutpostRecord[]> {
+    return async (records) => (await this.#invoke(name, 'process', records)) as OutpostRecord[];
+  }
+
+  async collect(name: string): Promise<OutpostRecord[]> {
+    return (await this.#invoke(name, 'collect', undefined)) as OutpostRecord[];
+  }
+
+  async rule(name: string, records: OutpostRecord[]): Promise<AlertRecord[]> {
+    return (await this.#invoke(name, 'rule', records)) as AlertRecord[];
+  }
+
+  async action(name: string, alert: AlertRecord): Promise<OutpostRecord[]> {
+    return (await this.#invoke(name, 'action', alert)) as OutpostRecord[];
+  }
+
+  async stats(): Promise<PluginRuntimeStats[]> {
+    const sandboxes = await this.#host.stats().catch(() => ({}) as Awaited<ReturnType<PluginHost['stats']>>);
+    return [...this.#plugins.values()]
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((r) => ({
+        name: r.name,
+        version: r.version,
+        state: r.state,
+        reason: r.reason,
+        calls: r.calls,
+        errors: r.errors,
+        restarts: r.restarts,
+        recordsIn: r.recordsIn,
+        recordsOut: r.recordsOut,
+        cpuTimeMs: sandboxes[r.name]?.cpuTimeMs ?? 0,
+        heapUsedBytes: sandboxes[r.name]?.heapUsedBytes ?? 0,
+        lastError: r.lastError,
+      }));
+  }
+
+  /** Stops scheduling, waits for collections in progress, stops the plugins and the host. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.#started?.catch(() => {});
+      for (const runtime of this.#plugins.values()) this.#stopTimers(runtime);
+      await Promise.all([...this.#plugins.values()].map((r) => r.collecting));
+      await this.#host.close();
+    })();
+    return this.#closing;
+  }
+
+  #checkOpen(): void {
+    if (this.#closing !== undefined) throw hostClosed();
+  }
+
+  #runtime(plugin: InstalledPlugin): Runtime {
+    let runtime = this.#plugins.get(plugin.name);
+    if (runtime === undefined) {
+      runtime = {
+        name: plugin.name,
+        version: plugin.version,
+        manifest: undefined,
+        state: 'starting',
+        reason: null,
+        failures: [],
+        calls: 0,
+        errors: 0,
+        restarts: 0,
+        recordsIn: 0,
+        recordsOut: 0,
+        lastError: null,
+        collectTimer: undefined,
+        collecting: undefined,
+        restartTimer: undefined,
+        generation: 0,
+      };
+      this.#plugins.set(plugin.name, runtime);
+    }
+    runtime.version = plugin.version;
+    return runtime;
+  }
+
+  /** (Re)creates the plugin's sandbox from the store. A load failure counts as a failure of the plugin. */
+  async #load(runtime: Runtime): Promise<void> {
+    this.#stopTimers(runtime);
+    const generation = ++runtime.generation;
+    runtime.state = 'starting';
+    try {
+      const { plugin, pkg } = await this.#store.read(runtime.name);
+      runtime.version = plugin.version;
+      runtime.manifest = pkg.manifest;
+      await this.#host.load({
+        name: plugin.name,
+        dir: plugin.dir,
+        sha256: plugin.sha256,
+        config: plugin.config,
+        stateFile: plugin.stateFile,
+        maxStateBytes: this.#options.maxStateBytes,
+        limits: this.#options.limits,
+      });
+    } catch (err) {
+      if (generation !== runtime.generation) return;
+      // Not the plugin's fault: the host's restart loads it again.
+      if (isOutpostError(err, 'E_PLUGIN_HOST_DIED')) runtime.state = 'starting';
+      else this.#failed(runtime, err);
+      return;
+    }
+    if (generation !== runtime.generation) return;
+    runtime.state = 'running';
+    this.#schedule(runtime);
+  }
+
+  async #unload(runtime: Runtime): Promise<void> {
+    this.#stopTimers(runtime);
+    runtime.generation++;
+    await runtime.collecting;
+    await this.#host.unload(runtime.name).catch((err: unknown) => {
+      this.#logger.warn({ plugin: runtime.name, err }, 'plugin unload failed');
+    });
+  }
+
+  async #reloadAll(): Promise<void> {
+    for (const runtime of this.#plugins.values()) {
+      // Plugins in backoff come back when their own timer fires.
+      if (runtime.state !== 'running' && runtime.state !== 'starting') continue;
+      await this.#load(runtime);
+    }
+  }
+
+  #schedule(runtime: Runtime): void {
+    if (this.#emit === undefined || !runtime.manifest?.capabilities.includes('collect')) return;
+    const emit = this.#emit;
+    const intervalMs = this.#options.collectIntervalMs ?? runtime.manifest.collectIntervalMs;
+    const generation = runtime.generation;
+    runtime.collectTimer = setInterval(() => {
+      // Cycles never overlap: a tick that finds one still running is skipped.
+      if (runtime.collecting !== undefined || generation !== runtime.generation) return;
+      runtime.collecting = (async () => {
+        try {
+          const records = (await this.#invoke(runtime.name, 'collect', undefined)) as OutpostRecord[];
+          if (records.length > 0 && !(await emit(records))) {
+            this.#logger.warn(
+              { plugin: runtime.name, records: records.length },
+              'queue refused plugin records',
+            );
+          }
+        } catch (err) {
+          this.#logger.debug({ plugin: runtime.name, err }, 'plugin collect failed');
+        } finally {
+          runtime.collecting = undefined;
+        }
+      })();
+    }, intervalMs);
+    runtime.collectTimer.unref();
+  }
+
+  #stopTimers(runtime: Runtime): void {
+    clearInterval(runtime.collectTimer);
+    clearTimeout(runtime.restartTimer);
+    runtime.collectTimer = undefined;
+    runtime.restartTimer = undefined;
+  }
+
+  async #invoke(name: string, method: CallMethod, input: unknown): Promise<unknown> {
+    if (this.#closing !== undefined) throw hostClosed();
+    const runtime = this.#plugins.get(name);
+    if (runtime === undefined) throw pluginNotRunning(name, 'not loaded');
+    if (runtime.state === 'quarantined') throw pluginQuarantined(name, runtime.reason ?? 'unknown');
+    if (runtime.state !== 'running') throw pluginNotRunning(name, runtime.state);
+    // The caller's mistake, not the plugin's: checked here so it does not count as a failure.
+    const declared = runtime.manifest?.capabilities ?? [];
+    if (!declared.includes(method)) throw capabilityNotDeclared(name, method, declared);
+    const generation = runtime.generation;
+    runtime.calls++;
+    if (Array.isArray(input)) runtime.recordsIn += input.length;
+    else if (input !== undefined) runtime.recordsIn++;
+    try {
+      const out = (await this.#host.call(name, method, input)) as unknown[];
+      runtime.recordsOut += out.length;
+      return out;
+    } catch (err) {
+      runtime.errors++;
+      runtime.lastError = (err as Error).message;
+      // The host's death is not the plugin's fault: the host restart reloads it.
+      if (!isOutpostError(err, 'E_PLUGIN_HOST_DIED') && generation === runtime.generation) {
+        this.#failed(runtime, err);
+      }
+      throw err;
+    }
+  }
+
+  #failed(runtime: Runtime, err: unknown): void {
+    const message = (err as Error).message;
+    const code = err instanceof OutpostError ? err.code : undefined;
+    runtime.lastError = message;
+    this.#stopTimers(runtime);
+    runtime.generation++;
+    if (this.#closing !== undefined) return;
+    const now = performance.now();
+    const windowMs = this.#options.failureWindowMs ?? 10 * 60_000;
+    runtime.failures = [...runtime.failures.filter((at) => now - at < windowMs), now];
+    const maxFailures = this.#options.maxFailures ?? 5;
+    const unload = () =>
+      this.#host.unload(runtime.name).catch((e: unknown) => {
+        this.#logger.debug({ plugin: runtime.name, err: e }, 'unloading a failed plugin failed');
+      });
+    if (runtime.failures.length >= maxFailures || code === 'E_PLUGIN_CONFIG' || code === 'E_PLUGIN_SHA256') {
+      runtime.state = 'quarantined';
+      runtime.reason = message;
+      this.#logger.error({ plugin: runtime.name, err: message }, 'plugin quarantined');
+      void unload();
+      return;
+    }
+    const initial = this.#options.restartInitialMs ?? 1_000;
+    const delay = Math.min(
+      initial * 2 ** (runtime.failures.length - 1),
+      this.#options.restartMaxMs ?? 5 * 60_000,
+    );
+    runtime.state = 'backoff';
+    this.#logger.warn(
+      { plugin: runtime.name, err: message, restartInMs: delay },
+      'plugin failed; restarting it',
+    );
+    const generation = runtime.generation;
+    void unload();
+    runtime.restartTimer = setTimeout(() => {
+      if (generation !== runtime.generation || this.#closing !== undefined) return;
+      runtime.restarts++;
+      void this.#load(runtime);
+    }, delay);
+    runtime.restartTimer.unref();
+  }
+}

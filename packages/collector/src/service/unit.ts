@@ -1,0 +1,121 @@
+// A copy of agent-core/src/service: the collector does not depend on agent-core, and the unit
+// format is small enough that a shared package would cost more than it saves.
+import { parseSize } from '../config/index.ts';
+
+export interface UnitOptions {
+  /** Unit name without .service, e.g. outpost-agent. */
+  name: string;
+  description: string;
+  /** Absolute argv: node, the bin's script, its flags. */
+  execStart: string[];
+  /** Whether the daemon re-reads its config on SIGHUP (ExecReload); without it SIGHUP would stop it. */
+  reloadOnSighup: boolean;
+  user: string;
+  /** Under /var/lib; systemd creates it, owned by `user`, and exports $STATE_DIRECTORY. */
+  stateDirectory: string;
+  /** Under /etc; systemd creates it (root-owned, read-only to the service under ProtectSystem=strict). */
+  configurationDirectory: string;
+  /** Optional file of KEY=value lines (tokens), read if present. */
+  environmentFile?: string;
+  /** Extra writable paths besides the state directory (e.g. a state_dir outside /var/lib). */
+  readWritePaths?: string[];
+  /** Bytes; null leaves MemoryMax out. */
+  memoryMax: number | null;
+  /** Percent of one CPU; null leaves CPUQuota out. */
+  cpuQuota: number | null;
+  /** Above the daemon's own shutdown grace period, so systemd never kills a flush. */
+  timeoutStopSec: number;
+}
+
+/**
+ * The systemd unit for an Outpost daemon. Type=exec, not notify: sd_notify needs a unix datagram
+ * socket and Node has none without a native addon; exec at least fails the start when the binary
+ * cannot run.
+ */
+export function renderUnit(options: UnitOptions): string {
+  const lines = [
+    '# Written by Outpost; edits are overwritten by the next `service install`.',
+    `# Local changes belong in a drop-in: systemctl edit ${options.name}`,
+    '[Unit]',
+    `Description=${options.description}`,
+    'After=network-online.target',
+    'Wants=network-online.target',
+    '',
+    '[Service]',
+    'Type=exec',
+    `User=${options.user}`,
+    `Group=${options.user}`,
+    `ExecStart=${options.execStart.map(quoteArg).join(' ')}`,
+    ...(options.reloadOnSighup ? ['ExecReload=/bin/kill -HUP $MAINPID'] : []),
+    'Restart=on-failure',
+    'RestartSec=5s',
+    `TimeoutStopSec=${options.timeoutStopSec}s`,
+    ...(options.environmentFile ? [`EnvironmentFile=-${options.environmentFile}`] : []),
+    `StateDirectory=${options.stateDirectory}`,
+    'StateDirectoryMode=0700',
+    `ConfigurationDirectory=${options.configurationDirectory}`,
+    '',
+    '# Hardening',
+    'NoNewPrivileges=yes',
+    'ProtectSystem=strict',
+    `ReadWritePaths=${[`/var/lib/${options.stateDirectory}`, ...(options.readWritePaths ?? [])].map(quoteArg).join(' ')}`,
+    'ProtectHome=yes',
+    'PrivateTmp=yes',
+    'ProtectKernelTunables=yes',
+    'ProtectKernelModules=yes',
+    'ProtectControlGroups=yes',
+    'RestrictSUIDSGID=yes',
+    'LockPersonality=yes',
+    ...(options.memoryMax === null ? [] : [`MemoryMax=${systemdBytes(options.memoryMax)}`]),
+    ...(options.cpuQuota === null ? [] : [`CPUQuota=${options.cpuQuota}%`]),
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/**
+ * One ExecStart word: systemd expands % specifiers and $VARS and splits on whitespace, so those
+ * are escaped or quoted.
+ */
+function quoteArg(arg: string): string {
+  const escaped = arg.replaceAll('%', '%%').replaceAll('$', '$$$$');
+  if (!/[\s"'\\;]/.test(escaped) && escaped !== '') return escaped;
+  return `"${escaped.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+
+/** systemd reads K, M, G, T as powers of 1024. */
+function systemdBytes(bytes: number): string {
+  for (const [suffix, factor] of [
+    ['T', 2 ** 40],
+    ['G', 2 ** 30],
+    ['M', 2 ** 20],
+    ['K', 2 ** 10],
+  ] as const) {
+    if (bytes >= factor && bytes % factor === 0) return `${bytes / factor}${suffix}`;
+  }
+  return String(bytes);
+}
+
+/**
+ * A size for MemoryMax= as people write it: systemd's own "256M" (K/M/G/T as powers of 1024),
+ * the config's "256MiB"/"1GB", plain bytes, or "none" for no limit (null). undefined: unreadable.
+ */
+export function parseMemoryMax(text: string): number | null | undefined {
+  const trimmed = text.trim();
+  if (/^(none|infinity)$/i.test(trimmed)) return null;
+  const systemd = /^(\d+)([KMGT])$/i.exec(trimmed);
+  if (systemd) return Number(systemd[1]) * 1024 ** ('KMGT'.indexOf((systemd[2] as string).toUpperCase()) + 1);
+  return parseSize(trimmed);
+}
+
+/** "20%" (of one CPU) → 20, "none" → null; undefined: unreadable. */
+export function parseCpuQuota(text: string): number | null | undefined {
+  const trimmed = text.trim();
+  if (/^none$/i.test(trimmed)) return null;
+  const match = /^(\d+(?:\.\d+)?)%$/.exec(trimmed);
+  const percent = match ? Number(match[1]) : Number.NaN;
+  return percent > 0 ? percent : undefined;
+}

@@ -1,0 +1,1 @@
+export { CollectorTelemetry, type CollectorTelemetryOptions } from './collector-metrics.ts';
