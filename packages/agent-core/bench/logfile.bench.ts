@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
+import { report } from '../../../bench/report.ts';
 import { LogFileInput } from '../src/collect/index.ts';
 import { Queue } from '../src/queue/index.ts';
 
@@ -119,6 +120,12 @@ async function bench(lines: number, tail: boolean): Promise<void> {
         2,
       ),
     );
+    report('logfile', {
+      lines,
+      lines_per_s: Math.round(lines / seconds),
+      cpu_s_per_million: +((cpuSeconds * 1e6) / lines).toFixed(2),
+      peak_rss_mb: mib(peakRss),
+    });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
