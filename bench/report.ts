@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+
 /**
  * How a benchmark hands its figures to bench/run.ts: one line `BENCH {"name":..., "figures":{...}}`
  * on stdout, printed last; everything else it prints is for people.
@@ -10,7 +12,6 @@ export function report(name: string, figures: Figures): void {
 
 /** CPU seconds (user + system) and peak RSS of another process, from /proc. */
 export function processUsage(pid: number): { cpuSeconds: number; peakRssBytes: number } {
-  const fs = process.getBuiltinModule('node:fs');
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);

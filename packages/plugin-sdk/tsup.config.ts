@@ -6,6 +6,7 @@ export default defineConfig({
     'manifest/index': 'src/manifest/index.ts',
     'sandbox/index': 'src/sandbox/index.ts',
     'testing/index': 'src/testing/index.ts',
+    'build/index': 'src/build/index.ts',
   },
   format: ['esm'],
   target: 'node24',

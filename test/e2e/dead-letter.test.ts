@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { FlakyProxy } from './flaky-proxy.ts';
-import { agentctl, allRecords, startAgent, startCollector, tempDir, waitFor } from './harness.ts';
+import { agentctl, agentYaml, allRecords, startAgent, startCollector, tempDir, waitFor } from './harness.ts';
 
 test('a batch the collector refuses for good is dead-lettered; agentctl lists, retries and purges it', async (t) => {
   using dir = tempDir('dead-letter');
@@ -11,23 +11,9 @@ test('a batch the collector refuses for good is dead-lettered; agentctl lists, r
   const proxy = await FlakyProxy.start(collector.url);
   t.after(() => proxy.close());
   const stateDir = join(dir.path, 'agent');
-  const agent = await startAgent(
-    dir.path,
-    `collector:
-  url: ${proxy.url}
-  enrollment_token: \${OUTPOST_ENROLLMENT_TOKEN}
-agent:
-  state_dir: ${stateDir}
-inputs:
-  system:
-    enabled: false
-  processes:
-    enabled: false
-send:
-  batch_max_wait: 50ms
-`,
-    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
-  );
+  const agent = await startAgent(dir.path, agentYaml({ url: proxy.url, stateDir, inputs: false }), {
+    OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken,
+  });
   t.after(() => agent.proc.stop('SIGKILL'));
   const ctl = async (...args: string[]) => agentctl([...args, '--socket', agent.socket]);
   const queueStats = async () => JSON.parse((await ctl('queue', 'stats', '--json')).stdout);

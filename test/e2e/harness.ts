@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import pino from 'pino';
+import { Queue, type QueueStats } from '../../packages/agent-core/src/index.ts';
 
 export const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), '../..');
 const COLLECTOR_BIN = join(repoRoot, 'packages/collector/src/cli/outpost-collector.ts');
@@ -199,7 +201,46 @@ export function seqReport(
   return { missing, duplicated };
 }
 
-export function agentYaml(options: { url: string; stateDir: string; extra?: string }): string {
+/** The stats of a stopped agent's queue file, read the way the agent itself would open it. */
+export async function queueStatsOf(stateDir: string): Promise<QueueStats> {
+  const queue = Queue.open({
+    path: join(stateDir, 'queue.db'),
+    maxBytes: 1 << 30,
+    policy: 'drop_oldest',
+    durability: 'normal',
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    return queue.stats();
+  } finally {
+    await queue.close();
+  }
+}
+
+/**
+ * An agent config for tests. `inputs: false` turns the system and process inputs off, for tests
+ * that count exactly the records they push themselves.
+ */
+export function agentYaml(options: {
+  url: string;
+  stateDir: string;
+  inputs?: boolean;
+  extra?: string;
+}): string {
+  const inputs =
+    options.inputs === false
+      ? `inputs:
+  system:
+    enabled: false
+  processes:
+    enabled: false
+`
+      : `inputs:
+  system:
+    interval: 500ms
+  processes:
+    interval: 500ms
+`;
   return `collector:
   url: ${options.url}
   enrollment_token: \${OUTPOST_ENROLLMENT_TOKEN}
@@ -207,12 +248,7 @@ agent:
   state_dir: ${options.stateDir}
   labels:
     test: e2e
-inputs:
-  system:
-    interval: 500ms
-  processes:
-    interval: 500ms
-send:
+${inputs}send:
   batch_max_wait: 200ms
   retry:
     initial_backoff: 100ms

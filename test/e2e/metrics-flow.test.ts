@@ -2,12 +2,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import pino from 'pino';
-import { Queue } from '../../packages/agent-core/src/index.ts';
 import {
   agentctl,
   agentYaml,
   allRecords,
+  queueStatsOf,
   seqReport,
   startAgent,
   startCollector,
@@ -98,15 +97,7 @@ test('an agent ships its system metrics to the collector; status, reload and SIG
   assert.deepEqual(exit, { code: 0, signal: null }, agent.proc.tail());
 
   // Nothing that could be sent is left: the queue is empty and the collector has every seq once.
-  const queue = Queue.open({
-    path: join(stateDir, 'queue.db'),
-    maxBytes: 1 << 30,
-    policy: 'drop_oldest',
-    durability: 'normal',
-    logger: pino({ level: 'silent' }),
-  });
-  const left = queue.stats();
-  await queue.close();
+  const left = await queueStatsOf(stateDir);
   assert.equal(left.depth, 0);
   const stored = await allRecords(collector, registered.id);
   assert.deepEqual(seqReport(stored, left.lastSeq), { missing: [], duplicated: [] });

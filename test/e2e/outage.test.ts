@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import pino from 'pino';
-import { Queue } from '../../packages/agent-core/src/index.ts';
 import {
   agentctl,
   agentYaml,
   allRecords,
+  queueStatsOf,
   seqReport,
   startAgent,
   startCollector,
@@ -53,15 +52,7 @@ test('records produced while the collector is down (kill -9) arrive exactly once
 
   const exit = await agent.proc.stop('SIGTERM');
   assert.deepEqual(exit, { code: 0, signal: null }, agent.proc.tail());
-  const queue = Queue.open({
-    path: join(stateDir, 'queue.db'),
-    maxBytes: 1 << 30,
-    policy: 'drop_oldest',
-    durability: 'normal',
-    logger: pino({ level: 'silent' }),
-  });
-  const left = queue.stats();
-  await queue.close();
+  const left = await queueStatsOf(stateDir);
   assert.equal(left.depth, 0);
   assert.deepEqual(left.dropped, { queue_full: 0, max_age: 0, purged: 0 });
 

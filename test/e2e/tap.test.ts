@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { agentctl, repoRoot, startAgent, startCollector, tempDir, waitFor } from './harness.ts';
+import { agentctl, agentYaml, repoRoot, startAgent, startCollector, tempDir, waitFor } from './harness.ts';
 
 /** Runs `agentctl tap ...` in the background and collects its output until it exits. */
 function tap(args: string[]): { output: () => string; exited: Promise<number | null> } {
@@ -30,23 +30,18 @@ test('agentctl tap shows records before and after a redacting processor', async 
   t.after(() => collector.proc.stop('SIGKILL'));
   const agent = await startAgent(
     dir.path,
-    `collector:
-  url: ${collector.url}
-  enrollment_token: \${OUTPOST_ENROLLMENT_TOKEN}
-agent:
-  state_dir: ${join(dir.path, 'agent')}
-inputs:
-  system:
-    enabled: false
-  processes:
-    enabled: false
-processors:
+    agentYaml({
+      url: collector.url,
+      stateDir: join(dir.path, 'agent'),
+      inputs: false,
+      extra: `processors:
   - type: transform
     name: redact-tokens
     redact:
       - pattern: 'token=\\w+'
         replacement: token=[REDACTED]
 `,
+    }),
     { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
   );
   t.after(() => agent.proc.stop('SIGKILL'));

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
+import picomatch from 'picomatch';
 import type { LevelWithSilent, Logger } from 'pino';
 import { createInputs, type Input, parsePushedRecords } from '../collect/index.ts';
 import { type AgentConfig, type LoadedConfig, loadConfig } from '../config/index.ts';
@@ -203,7 +204,7 @@ export class Agent {
 
   /**
    * Live records at one point of the pipeline ('input', a stage name, or 'output'), filtered by
-   * kind, name (`*` wildcards) and source, as an NDJSON stream for `agentctl tap`.
+   * kind, name (a glob) and source, as an NDJSON stream for `agentctl tap`.
    */
   tap(query: URLSearchParams): StreamReply {
     const pipeline = this.#pipeline;
@@ -216,13 +217,13 @@ export class Agent {
     const kind = query.get('kind');
     const source = query.get('source');
     const name = query.get('name');
-    const nameMatch = name === null ? null : wildcard(name);
+    const nameMatch = name === null ? null : picomatch(name, { dot: true });
     return streamReply((stream) => {
       const off = pipeline.tap(stage, (records) => {
         for (const r of records) {
           if (kind !== null && r.kind !== kind) continue;
           if (source !== null && r.source !== source) continue;
-          if (nameMatch !== null && !nameMatch.test(r.name)) continue;
+          if (nameMatch !== null && !nameMatch(r.name)) continue;
           stream.write(r);
         }
       });
@@ -483,11 +484,6 @@ export class Agent {
     this.#logger.info({ configVersion: next.version, previousVersion: previous.version }, 'config reloaded');
     return { applied: true, configVersion: next.version, needsRestart };
   }
-}
-
-function wildcard(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
-  return new RegExp(`^${escaped}$`);
 }
 
 /** `?batch=N` picks one dead-lettered batch; without it, all of them. */

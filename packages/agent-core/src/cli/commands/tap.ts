@@ -24,7 +24,7 @@ export function registerTapCommands(program: Command, ctx: CliContext): void {
     .description('show records live as they pass a point of the pipeline (Ctrl-C stops)')
     .option('--stage <stage>', '"input", a processor name (see status), or "output"', 'output')
     .option('--kind <kind>', 'only this kind: metric, log, event or alert')
-    .option('--name <name>', 'only names matching this (* is a wildcard)')
+    .option('--name <name>', 'only names matching this glob, e.g. "app.*"')
     .option('--source <source>', 'only this source, e.g. system, log, plugin:http-check')
     .option('-n, --count <n>', 'stop after this many records', positive)
     .option('--json', 'one JSON record per line')
