@@ -8,6 +8,7 @@ echo "== install" >&2
 # Native builds are noisy: keep their log, show it only when the install fails.
 pnpm install --frozen-lockfile --reporter=append-only >.toolchain/install.log 2>&1 ||
   { cat .toolchain/install.log >&2; echo "install failed (log above, also in .toolchain/install.log)" >&2; exit 1; }
+. scripts/browser.sh
 echo "== lint (biome)" >&2
 pnpm exec biome check .
 echo "== typecheck (tsc)" >&2

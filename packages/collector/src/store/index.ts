@@ -1,4 +1,6 @@
+export type { AlertStore } from './alerts.ts';
 export { schemaTooNew, storeClosed, storeOpenFailed } from './errors.ts';
+export type { FleetStore } from './fleet.ts';
 export type { Migration } from './migrations.ts';
 export { MIGRATIONS } from './migrations.ts';
 export type { SqliteStoreOptions } from './sqlite.ts';

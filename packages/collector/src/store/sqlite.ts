@@ -3,7 +3,9 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { isOutpostError } from '../errors.ts';
+import { SqliteAlertStore } from './alerts.ts';
 import { storeClosed, storeOpenFailed, transactionEnded } from './errors.ts';
+import { SqliteFleetStore } from './fleet.ts';
 import { migrate } from './migrations.ts';
 import type {
   Attrs,
@@ -88,6 +90,8 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
 }
 
 class SqliteStore implements Store {
+  readonly fleet: SqliteFleetStore;
+  readonly alerts: SqliteAlertStore;
   readonly #db: Database.Database;
   readonly #statements;
   readonly #queryCache = new Map<string, Database.Statement>();
@@ -98,6 +102,9 @@ class SqliteStore implements Store {
 
   constructor(db: Database.Database) {
     this.#db = db;
+    const run = <T>(fn: () => T | Promise<T>) => this.#run(fn);
+    this.fleet = new SqliteFleetStore(db, run);
+    this.alerts = new SqliteAlertStore(db, run);
     const prepare = (sql: string) => db.prepare(sql);
     this.#statements = {
       insertAgent: prepare(

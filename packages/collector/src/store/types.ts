@@ -1,3 +1,6 @@
+import type { AlertStore } from './alerts.ts';
+import type { FleetStore } from './fleet.ts';
+
 export const RECORD_KINDS = ['metric', 'log', 'event', 'alert'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
@@ -103,6 +106,8 @@ export interface StoreTransaction {
  * same interface. After close() every method rejects with E_STORE_CLOSED.
  */
 export interface Store {
+  readonly fleet: FleetStore;
+  readonly alerts: AlertStore;
   registerAgent(agent: NewAgent): Promise<void>;
   getAgent(id: string): Promise<StoredAgent | undefined>;
   listAgents(): Promise<StoredAgent[]>;
