@@ -10,14 +10,14 @@ export function report(name: string, figures: Figures): void {
   process.stdout.write(`BENCH ${JSON.stringify({ name, figures })}\n`);
 }
 
-/** CPU seconds (user + system) and peak RSS of another process, from /proc. */
-export function processUsage(pid: number): { cpuSeconds: number; peakRssBytes: number } {
+/** CPU seconds (user + system), current and peak RSS of another process, from /proc. */
+export function processUsage(pid: number): { cpuSeconds: number; rssBytes: number; peakRssBytes: number } {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / 100, peakRssBytes: hwm * 1024 };
+  const kB = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
+  return { cpuSeconds: ticks / 100, rssBytes: kB('VmRSS'), peakRssBytes: kB('VmHWM') };
 }
 
 const WORDS = [
@@ -72,4 +72,13 @@ export function record200(n: number): {
 
 export function rate(count: number, ms: number): number {
   return Math.round((count / ms) * 1000);
+}
+
+/** A log line of exactly `bytes` bytes, newline included, with log-like words (as record200). */
+export function logLine(n: number, bytes = 200): string {
+  let line = `2026-01-01T00:00:${String(n % 60).padStart(2, '0')}.${String(n % 1000).padStart(3, '0')}Z INFO ${n}`;
+  for (let i = 0; line.length < bytes; i++) {
+    line += ` ${WORDS[(n * 7 + i * 13 + ((n >> 3) ^ i)) % WORDS.length]} ${(n * 31 + i) % 997}`;
+  }
+  return `${line.slice(0, bytes - 1)}\n`;
 }

@@ -16,4 +16,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   splitting: true,
+  // Declarations for the library entry only: the bins and the plugin host are programs.
+  dts: { entry: { index: 'src/index.ts' } },
 });

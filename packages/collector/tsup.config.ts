@@ -1,3 +1,4 @@
+import { cp } from 'node:fs/promises';
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
@@ -9,4 +10,10 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   splitting: true,
+  // Declarations for the library entry only: the bin is a program.
+  dts: { entry: { index: 'src/index.ts' } },
+  // The status page is static files served as they are; the bundle finds them in dist/static.
+  onSuccess: async () => {
+    await cp('src/web/static', 'dist/static', { recursive: true });
+  },
 });

@@ -14,5 +14,5 @@ export default defineConfig({
   outDir: 'dist',
   clean: true,
   sourcemap: true,
-  dts: false,
+  dts: true,
 });

@@ -54,3 +54,35 @@ test('agentctl status says clearly when no agent is running', async () => {
   assert.equal(out.code, 1);
   assert.match(out.stderr, /no outpost-agent is listening on .*agent\.sock.*is it running/);
 });
+
+test("commander's own parse errors exit 2, like our usage errors; --help and --version exit 0", async () => {
+  const run = async (bin: string, args: string[]) => {
+    const proc = new Proc(bin, [join(repoRoot, bin), ...args]);
+    const exit = await proc.exited;
+    return { code: exit.code, out: proc.tail() };
+  };
+  const AGENT = 'packages/agent-core/src/cli/outpost-agent.ts';
+  const COLLECTOR = 'packages/collector/src/cli/outpost-collector.ts';
+
+  for (const args of [['--bogus'], ['frobnicate'], ['status', '--nope'], ['top', '-n', 'x'], ['config']]) {
+    const out = await agentctl(args);
+    assert.equal(out.code, 2, `agentctl ${args.join(' ')}: ${out.stderr}`);
+    assert.notEqual(out.stderr, '', `agentctl ${args.join(' ')} says why`);
+  }
+  const badChoice = await agentctl(['top', '--interval', '0']);
+  assert.equal(badChoice.code, 2);
+  assert.match(badChoice.stderr, /--interval .*expected seconds between 0\.2 and 3600, got "0"/);
+  for (const args of [['--help'], ['--version'], ['top', '--help']]) {
+    assert.equal((await agentctl(args)).code, 0, `agentctl ${args.join(' ')}`);
+  }
+
+  const agentFlag = await run(AGENT, ['--log-level', 'loud']);
+  assert.equal(agentFlag.code, 2, agentFlag.out);
+  assert.match(agentFlag.out, /--log-level .*Allowed choices are trace/);
+  assert.equal((await run(AGENT, ['--bogus'])).code, 2);
+  assert.equal((await run(AGENT, ['--version'])).code, 0);
+
+  const collectorFlag = await run(COLLECTOR, ['--log-format', 'fancy']);
+  assert.equal(collectorFlag.code, 2, collectorFlag.out);
+  assert.match(collectorFlag.out, /--log-format .*Allowed choices are auto, json, pretty/);
+});

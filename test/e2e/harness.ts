@@ -4,6 +4,8 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -107,8 +109,21 @@ export interface RunningCollector {
   api<T>(path: string): Promise<T>;
 }
 
-export async function startCollector(dataDir: string, listen = '127.0.0.1:0'): Promise<RunningCollector> {
-  const proc = new Proc('collector', [COLLECTOR_BIN, 'serve', '--listen', listen, '--data-dir', dataDir]);
+/** `extraArgs` go to `outpost-collector serve`, e.g. ['--config', file]. */
+export async function startCollector(
+  dataDir: string,
+  listen = '127.0.0.1:0',
+  extraArgs: string[] = [],
+): Promise<RunningCollector> {
+  const proc = new Proc('collector', [
+    COLLECTOR_BIN,
+    'serve',
+    '--listen',
+    listen,
+    '--data-dir',
+    dataDir,
+    ...extraArgs,
+  ]);
   const line = await proc.logLine('collector listening');
   const adminToken = readFileSync(String(line.adminTokenFile), 'utf8').trim();
   const enrollmentToken = readFileSync(String(line.enrollmentTokenFile), 'utf8').trim();
@@ -137,18 +152,24 @@ export async function startAgent(
   dir: string,
   yaml: string,
   env: NodeJS.ProcessEnv = {},
+  /** The agent's entry: its source by default, or e.g. the built dist/cli/outpost-agent.js. */
+  bin = AGENT_BIN,
 ): Promise<RunningAgent> {
   const configPath = join(dir, 'agent.yaml');
   writeFileSync(configPath, yaml);
-  const proc = new Proc('agent', [AGENT_BIN, '--config', configPath], env);
+  const proc = new Proc('agent', [bin, '--config', configPath], env);
   const line = await proc.logLine('agent started');
   return { proc, configPath, socket: String(line.socket), stateDir: String(line.stateDir) };
 }
 
-export async function agentctl(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function agentctl(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await promisify(execFile)(process.execPath, [AGENTCTL_BIN, ...args], {
       cwd: repoRoot,
+      env: { ...process.env, ...env },
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
@@ -258,4 +279,43 @@ heartbeat:
 shutdown:
   grace_period: 10s
 ${options.extra ?? ''}`;
+}
+
+export interface ReceivedRequest {
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+export interface Receiver {
+  url: string;
+  port: number;
+  requests: ReceivedRequest[];
+  close(): Promise<void>;
+}
+
+/** An HTTP server on loopback that answers 200 to every POST and keeps what it got (webhooks, sinks). */
+export async function startReceiver(port = 0): Promise<Receiver> {
+  const requests: ReceivedRequest[] = [];
+  const server = createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    requests.push({ url: req.url ?? '', headers: req.headers, body });
+    res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  const bound = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${bound}`,
+    port: bound,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }

@@ -81,6 +81,18 @@ test('pack-install: the packed tarballs install globally with npm', { timeout: 3
   }
   for (const name of ['outpost-agent', 'agentctl', 'outpost-collector'])
     assert.ok(existsSync(bin(name)), `${name} installed`);
+  // TypeScript users of the installed packages get declarations from dist/ (src/ is not shipped).
+  for (const name of PACKAGES) {
+    const dir = join(prefix, 'lib/node_modules/@outpost', name);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+      exports: Record<string, { types: string }>;
+    };
+    assert.ok(existsSync(join(dir, 'dist/index.d.ts')), `${name}: dist/index.d.ts is installed`);
+    for (const [entry, conditions] of Object.entries(pkg.exports)) {
+      assert.match(conditions.types, /^\.\/dist\/.*\.d\.ts$/, `${name} ${entry}: types from dist`);
+      assert.ok(existsSync(join(dir, conditions.types)), `${name} ${entry}: ${conditions.types} installed`);
+    }
+  }
   installed = true;
 });
 

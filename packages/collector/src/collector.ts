@@ -2,10 +2,15 @@ import { mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { type Logger, pino } from 'pino';
+import type { Registry } from 'prom-client';
+import { AlertEngine, EDGE_CURSOR } from './alerts/index.ts';
 import { buildApi } from './api/index.ts';
 import { type CollectorTokens, resolveTokens } from './auth/index.ts';
 import { type CollectorConfig, formatListen } from './config/index.ts';
 import { OutpostError } from './errors.ts';
+import { Forwarding } from './forward/index.ts';
+import { NotificationSender } from './notify/index.ts';
+import { Retention } from './retention/index.ts';
 import { openSqliteStore, type Store } from './store/index.ts';
 
 export interface CreateCollectorOptions {
@@ -74,6 +79,7 @@ export async function createCollector(options: CreateCollectorOptions): Promise<
   });
   const storageFile = path.join(config.dataDir, DATABASE_FILE);
   const store = await openSqliteStore({ file: storageFile, logger });
+  const background = startBackground(config, store, logger);
 
   let closing = false;
   const app = buildApi({
@@ -84,11 +90,14 @@ export async function createCollector(options: CreateCollectorOptions): Promise<
     logger,
     isClosing: () => closing,
     storageFile,
+    trustedProxies: config.server.trustedProxies,
+    alertHooks: background.hooks,
   });
   try {
     await app.listen({ host: config.listen.host, port: config.listen.port });
   } catch (err) {
     await app.close().catch(() => {});
+    await background.close();
     await store.close();
     throw listenFailed(formatListen(config.listen), err);
   }
@@ -116,6 +125,7 @@ export async function createCollector(options: CreateCollectorOptions): Promise<
         await app.close();
       } finally {
         clearTimeout(grace);
+        await background.close();
         await store.close();
       }
       logger.info({ url }, 'collector stopped');
@@ -124,4 +134,48 @@ export async function createCollector(options: CreateCollectorOptions): Promise<
   };
 
   return { url, store, config, tokens, close };
+}
+
+/** Alert evaluation, notification delivery, forwarding and retention: they stop before the store closes. */
+function startBackground(config: CollectorConfig, store: Store, logger: Logger) {
+  const sender = new NotificationSender({ store, logger });
+  const engine = new AlertEngine({
+    store,
+    logger,
+    offlineAfterMs: config.agents.offlineAfterMs,
+    intervalMs: config.alerts.evaluateIntervalMs,
+    onNotificationsQueued: () => sender.wake(),
+  });
+  const forwarding = new Forwarding({ sinks: config.forward, store, logger });
+  forwarding.start();
+  const retention = new Retention({
+    store,
+    logger,
+    ...config.retention,
+    holdCursors: () => [...forwarding.cursorNames, EDGE_CURSOR],
+  });
+  engine.requestEvaluation();
+  sender.wake();
+  let closed: Promise<void> | undefined;
+  return {
+    hooks: {
+      afterIngest: () => {
+        engine.requestEvaluation();
+        forwarding.wake();
+      },
+      onChange: () => engine.requestEvaluation(),
+      registerMetrics: (registry: Registry) => {
+        forwarding.registerMetrics(registry);
+        sender.registerMetrics(registry);
+        engine.registerMetrics(registry);
+      },
+    },
+    close: () => {
+      closed ??= (async () => {
+        await Promise.all([engine.close(), retention.close(), forwarding.close()]);
+        await sender.close();
+      })();
+      return closed;
+    },
+  };
 }

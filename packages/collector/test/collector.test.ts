@@ -52,6 +52,7 @@ test('collector: register, heartbeat, send and read back', async () => {
     assert.deepEqual(Object.keys(beat.json).sort(), [
       'commands',
       'desiredConfigVersion',
+      'desiredPlugins',
       'minSendIntervalMs',
       'serverTime',
     ]);

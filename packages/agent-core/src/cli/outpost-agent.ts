@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import { isOutpostError } from '../errors.ts';
 import { Agent } from '../lifecycle/index.ts';
 import { LOG_FORMATS, type LogFormat } from '../log/index.ts';
@@ -31,6 +31,8 @@ const program = new Command('outpost-agent')
         configPath: opts.config,
         logLevel: opts.logLevel,
         logFormat: opts.logFormat,
+        // A fleet command (stop, upgrade) closed the agent; upgrade exits non-zero for a restart.
+        onExit: (code) => process.exit(code),
       });
     } catch (err) {
       process.stderr.write(`outpost-agent: ${err instanceof Error ? err.message : String(err)}\n`);
@@ -60,4 +62,11 @@ const program = new Command('outpost-agent')
     process.on('SIGHUP', () => void agent.reload().catch(() => undefined));
   });
 
-await program.parseAsync();
+// Throw instead of exiting so commander's own parse errors exit 2, like an invalid config.
+program.exitOverride();
+try {
+  await program.parseAsync();
+} catch (err) {
+  if (!(err instanceof CommanderError)) throw err;
+  process.exit(err.exitCode === 0 ? 0 : 2);
+}

@@ -40,6 +40,16 @@ export function renderStatus(status: AgentStatus, now = Date.now()): string {
     rows.push([`input ${input.name}`, `${input.runs} runs, ${input.records} records${err}`]);
   }
   rows.push(['resources', `cpu ${status.process.cpuPercent}%  rss ${formatBytes(status.process.rssBytes)}`]);
+  const { guard } = status;
+  if (guard) {
+    const cpu = guard.limits.cpuPercent === null ? 'none' : `${guard.limits.cpuPercent}%`;
+    const memory = guard.limits.memoryBytes === null ? 'none' : formatBytes(guard.limits.memoryBytes);
+    const state =
+      guard.level === 0
+        ? 'guard ok'
+        : `guard level ${guard.level}: inputs x${guard.inputSlowdown}${guard.pausedPlugins.length > 0 ? `, paused ${guard.pausedPlugins.join(', ')}` : ''}`;
+    rows.push(['limits', `cpu ${cpu}  rss ${memory}  ${state}`]);
+  } else rows.push(['limits', 'none (resource guard off)']);
   const width = Math.max(...rows.map(([k]) => k.length));
   return `${rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')}\n`;
 }

@@ -22,6 +22,11 @@ export interface Input {
   /** One collection, returned instead of emitted; throws if it fails. */
   collectOnce(): Promise<OutpostRecord[]>;
   stats(): InputStats;
+  /**
+   * Collects every interval x `factor` from now on (1 restores the configured interval); the
+   * resource guard slows inputs this way under load. Inputs driven by file events lack it.
+   */
+  setSlowdown?(factor: number): void;
   /** Stops the timer and waits for a collection in progress. Returns the same promise every time. */
   close(): Promise<void>;
 }
@@ -56,6 +61,7 @@ export abstract class PollingInput implements Input {
   readonly #intervalMs: number;
   readonly #emit: Emit;
   #timer: NodeJS.Timeout | undefined;
+  #slowdown = 1;
   #running: Promise<unknown> | undefined;
   #started = false;
   #closed = false;
@@ -93,9 +99,24 @@ export abstract class PollingInput implements Input {
       .finally(() => {
         this.#running = undefined;
         if (this.#closed) return;
-        this.#timer = setInterval(() => this.#tick(), this.#intervalMs);
-        this.#timer.unref();
+        this.#schedule();
       });
+  }
+
+  setSlowdown(factor: number): void {
+    if (!(factor >= 1)) throw new RangeError(`slowdown factor must be >= 1, got ${factor}`);
+    if (factor === this.#slowdown) return;
+    this.#slowdown = factor;
+    // Before the first tick is scheduled (prepare() still running) the new factor is picked up there.
+    if (this.#timer !== undefined && !this.#closed) {
+      clearInterval(this.#timer);
+      this.#schedule();
+    }
+  }
+
+  #schedule(): void {
+    this.#timer = setInterval(() => this.#tick(), this.#intervalMs * this.#slowdown);
+    this.#timer.unref();
   }
 
   async collectOnce(): Promise<OutpostRecord[]> {

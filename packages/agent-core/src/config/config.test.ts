@@ -56,6 +56,7 @@ test('config: defaults without any file', async (t) => {
     batch_max_records: 1000,
     batch_max_bytes: 1024 ** 2,
     batch_max_wait: 1000,
+    max_in_flight: 4,
     compression: 'zstd',
     retry: { initial_backoff: 500, max_backoff: 30_000, max_retry_after: 300_000 },
   });
@@ -160,6 +161,7 @@ log:
       batch_max_records: 500,
       batch_max_bytes: 512 * 1024,
       batch_max_wait: 250,
+      max_in_flight: 4,
       compression: 'none',
       retry: { initial_backoff: 1000, max_backoff: 60_000, max_retry_after: 600_000 },
     },
@@ -169,6 +171,21 @@ log:
     log: { level: 'debug', format: 'auto' },
     metrics: { listen: null },
     service: { memory_max: 256 * 1024 ** 2, cpu_quota: 20 },
+    limits: { cpu_percent: 15, memory: 200 * 1024 ** 2, interval: 5000 },
+    plugins: {
+      enabled: true,
+      dir: '/srv/outpost/plugins',
+      limits: {
+        memory: 64 * 1024 ** 2,
+        timeout: 5000,
+        cpu_budget: 10_000,
+        cpu_window: 60_000,
+        max_records_per_call: 10_000,
+      },
+      restart: { initial_backoff: 1000, max_backoff: 300_000, quarantine_after: 5, failure_window: 600_000 },
+      overrides: {},
+    },
+    fleet: { remote_config: true, commands: true, upgrade_command: null, upgrade_timeout: 600_000 },
   };
   assert.deepEqual(loaded.config, expected);
   assert.equal(loaded.path, FILE);
@@ -360,4 +377,27 @@ test('config: an explicit file that does not exist names the path', async () => 
     assert.match(err.message, new RegExp(missing.replaceAll('/', '\\/')));
     return true;
   });
+});
+
+test('config: limits take a percent and a size, "none" switches one off, bad values are named', () => {
+  assert.deepEqual(parseConfig('', { path: FILE, env: {} }).config.limits, {
+    cpu_percent: 15,
+    memory: 200 * 1024 ** 2,
+    interval: 5000,
+  });
+  const off = parseConfig('limits:\n  cpu_percent: none\n  memory: 1GiB\n  interval: 1s\n', {
+    path: FILE,
+    env: {},
+  });
+  assert.deepEqual(off.config.limits, { cpu_percent: null, memory: 1024 ** 3, interval: 1000 });
+  assert.throws(
+    () => parseConfig('limits:\n  cpu_percent: 0\n  memory: lots\n', { path: FILE, env: {} }),
+    (err: ConfigError) => {
+      const byKey = new Map(err.issues.map((i) => [i.key, i]));
+      assert.match(byKey.get('limits.cpu_percent')?.message ?? '', /percent of one core.*got 0.*"none"/);
+      assert.equal(byKey.get('limits.cpu_percent')?.line, 2);
+      assert.match(byKey.get('limits.memory')?.message ?? '', /size like "200MiB", got "lots"/);
+      return true;
+    },
+  );
 });

@@ -40,6 +40,32 @@ export interface LogInputConfig {
   poll_interval: number;
 }
 
+/** Sandbox limits of plugins: `memory` in bytes, the others in ms except the record count. */
+export interface PluginLimitsConfig {
+  memory: number;
+  timeout: number;
+  cpu_budget: number;
+  cpu_window: number;
+  max_records_per_call: number;
+}
+
+/** The `plugins:` section: where they live, their limits and per-plugin overrides of the registry. */
+export interface PluginsConfig {
+  enabled: boolean;
+  dir: string;
+  limits: PluginLimitsConfig;
+  restart: { initial_backoff: number; max_backoff: number; quarantine_after: number; failure_window: number };
+  overrides: Record<
+    string,
+    {
+      enabled?: boolean;
+      interval?: number;
+      config?: Record<string, unknown>;
+      limits: Partial<PluginLimitsConfig>;
+    }
+  >;
+}
+
 /** The agent's config, with the YAML's snake_case keys; durations in ms, sizes in bytes. */
 export interface AgentConfig {
   collector: { url: string; enrollment_token: string; request_timeout: number };
@@ -59,6 +85,8 @@ export interface AgentConfig {
     batch_max_records: number;
     batch_max_bytes: number;
     batch_max_wait: number;
+    /** Batches posted at once, each with its own lease and Idempotency-Key. */
+    max_in_flight: number;
     compression: 'zstd' | 'none';
     retry: { initial_backoff: number; max_backoff: number; max_retry_after: number };
   };
@@ -70,8 +98,25 @@ export interface AgentConfig {
   metrics: { listen: string | null };
   /** Limits written into the systemd unit by `agentctl service install`; null leaves one out. */
   service: { memory_max: number | null; cpu_quota: number | null };
+  /**
+   * The resource guard: own CPU (percent of one core) and RSS above which the agent sheds load
+   * (slower inputs, then the heaviest plugin paused); null switches a limit off. Checked every `interval`.
+   */
+  limits: { cpu_percent: number | null; memory: number | null; interval: number };
   /** The processor chain between inputs and the queue, in order. */
   processors: ProcessorsConfig;
+  plugins: PluginsConfig;
+  /**
+   * What the collector may do to this host (docs/fleet.md). Local only: a remote config cannot set
+   * this section, so a collector admin cannot grant themselves a shell command.
+   */
+  fleet: {
+    remote_config: boolean;
+    commands: boolean;
+    /** Run by the `upgrade` command with OUTPOST_UPGRADE_VERSION set; null refuses upgrades. */
+    upgrade_command: string | null;
+    upgrade_timeout: number;
+  };
 }
 
 /** Longest delay a Node timer takes without firing at once (2^31-1 ms is about 24.8 days). */
@@ -171,6 +216,85 @@ function orNull<T>(schema: z.ZodType<T>) {
       if (result.success) return result.data;
       for (const issue of result.error.issues) {
         ctx.issues.push({ code: 'custom', message: issue.message, input, path: issue.path });
+      }
+      return z.NEVER;
+    });
+}
+
+/** Left out: undefined (the caller falls back to another setting); given: checked by `schema`. */
+function maybe<T>(schema: z.ZodType<T>) {
+  return z
+    .unknown()
+    .optional()
+    .transform((input, ctx): T | undefined => {
+      if (input === undefined) return undefined;
+      const result = schema.safeParse(input);
+      if (result.success) return result.data;
+      for (const issue of result.error.issues) {
+        ctx.issues.push({ code: 'custom', message: issue.message, input, path: issue.path });
+      }
+      return z.NEVER;
+    });
+}
+
+const pluginLimitFields = {
+  memory: () => size('64MiB', '8MiB', '4GiB'),
+  timeout: () => duration('5s', '10ms', '10m'),
+  cpu_budget: () => duration('10s', '10ms', '24h'),
+  cpu_window: () => duration('60s', '1s', '24h'),
+  max_records_per_call: () => z.number().int().min(1).max(1_000_000).default(10_000),
+};
+
+const pluginsSection = strict({
+  enabled: z.boolean().default(true),
+  dir: nonEmpty().optional(),
+  limits: strict({
+    memory: pluginLimitFields.memory(),
+    timeout: pluginLimitFields.timeout(),
+    cpu_budget: pluginLimitFields.cpu_budget(),
+    cpu_window: pluginLimitFields.cpu_window(),
+    max_records_per_call: pluginLimitFields.max_records_per_call(),
+  }).prefault({}),
+  restart: strict({
+    initial_backoff: duration('1s', '10ms', '1h'),
+    max_backoff: duration('5m', '10ms'),
+    quarantine_after: z.number().int().min(1).max(1000).default(5),
+    failure_window: duration('10m', '1s'),
+  }).prefault({}),
+  overrides: z
+    .record(
+      nonEmpty(),
+      strict({
+        enabled: z.boolean().optional(),
+        interval: maybe(duration('60s', '1s')),
+        config: z.record(z.string(), z.unknown()).optional(),
+        limits: strict({
+          memory: maybe(pluginLimitFields.memory()),
+          timeout: maybe(pluginLimitFields.timeout()),
+          cpu_budget: maybe(pluginLimitFields.cpu_budget()),
+          cpu_window: maybe(pluginLimitFields.cpu_window()),
+          max_records_per_call: maybe(pluginLimitFields.max_records_per_call()),
+        }).prefault({}),
+      }),
+    )
+    .default({}),
+});
+
+/**
+ * "none" switches the setting off; anything else goes through `schema` (with its default). An empty
+ * value or null cannot say it: the loader reads those as "use the default".
+ */
+function orNone<T>(schema: z.ZodType<T>) {
+  return z
+    .unknown()
+    .optional()
+    .transform((input, ctx): T | null => {
+      if (input === 'none') return null;
+      const result = schema.safeParse(input);
+      if (result.success) return result.data;
+      for (const issue of result.error.issues) {
+        const message = `${issue.message} (or "none" for no limit)`;
+        ctx.issues.push({ code: 'custom', message, input, path: issue.path });
       }
       return z.NEVER;
     });
@@ -368,6 +492,7 @@ export function configSchema(defaults: SchemaDefaults) {
       batch_max_records: z.number().int().min(1).max(100_000).default(1000),
       batch_max_bytes: size('1MiB', '1KiB', '64MiB'),
       batch_max_wait: duration('1s', '0ms', '1h'),
+      max_in_flight: z.number().int().min(1).max(16).default(4),
       compression: z.enum(['zstd', 'none']).default('zstd'),
       retry: retry.prefault({}),
     }).prefault({}),
@@ -383,7 +508,30 @@ export function configSchema(defaults: SchemaDefaults) {
       memory_max: orNull(size('256MiB', '32MiB', '1TiB')),
       cpu_quota: orNull(cpuQuota('20%')),
     }).prefault({}),
+    // Below the unit's defaults (CPUQuota 20%, MemoryMax 256MiB) so load is shed before systemd acts.
+    limits: strict({
+      cpu_percent: orNone(
+        z
+          .unknown()
+          .transform((input, ctx) => {
+            if (typeof input === 'number' && input > 0 && input <= 100_000) return input;
+            const message = `expected a percent of one core like 15 (over 100 spans several cores), got ${describe(input)}`;
+            ctx.issues.push({ code: 'custom', message, input });
+            return z.NEVER;
+          })
+          .prefault(15),
+      ),
+      memory: orNone(size('200MiB', '16MiB', '1TiB')),
+      interval: duration('5s', '100ms', '1h'),
+    }).prefault({}),
     processors: processorsSchema,
+    plugins: pluginsSection.prefault({}),
+    fleet: strict({
+      remote_config: z.boolean().default(true),
+      commands: z.boolean().default(true),
+      upgrade_command: nonEmpty().nullable().default(null),
+      upgrade_timeout: duration('10m', '1s', '24h'),
+    }).prefault({}),
   });
 }
 
@@ -435,6 +583,7 @@ export function finishConfig(parsed: ParsedConfig, baseDir: string): AgentConfig
       batch_max_records: parsed.send.batch_max_records,
       batch_max_bytes: parsed.send.batch_max_bytes,
       batch_max_wait: parsed.send.batch_max_wait,
+      max_in_flight: parsed.send.max_in_flight,
       compression: parsed.send.compression,
       retry: {
         initial_backoff: parsed.send.retry.initial_backoff,
@@ -450,7 +599,38 @@ export function finishConfig(parsed: ParsedConfig, baseDir: string): AgentConfig
     log: { level: parsed.log.level, format: parsed.log.format },
     metrics: { listen: parsed.metrics.listen },
     service: { memory_max: parsed.service.memory_max, cpu_quota: parsed.service.cpu_quota },
+    limits: {
+      cpu_percent: parsed.limits.cpu_percent,
+      memory: parsed.limits.memory,
+      interval: parsed.limits.interval,
+    },
     processors: parsed.processors,
+    fleet: {
+      remote_config: parsed.fleet.remote_config,
+      commands: parsed.fleet.commands,
+      upgrade_command: parsed.fleet.upgrade_command,
+      upgrade_timeout: parsed.fleet.upgrade_timeout,
+    },
+    plugins: {
+      enabled: parsed.plugins.enabled,
+      dir:
+        parsed.plugins.dir === undefined
+          ? path.join(stateDir, 'plugins')
+          : resolvePath(parsed.plugins.dir, baseDir),
+      limits: parsed.plugins.limits,
+      restart: parsed.plugins.restart,
+      overrides: Object.fromEntries(
+        Object.entries(parsed.plugins.overrides).map(([name, o]) => [
+          name,
+          {
+            ...(o.enabled !== undefined && { enabled: o.enabled }),
+            ...(o.interval !== undefined && { interval: o.interval }),
+            ...(o.config !== undefined && { config: o.config }),
+            limits: Object.fromEntries(Object.entries(o.limits).filter(([, v]) => v !== undefined)),
+          },
+        ]),
+      ),
+    },
   };
 }
 

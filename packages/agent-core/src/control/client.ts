@@ -32,13 +32,13 @@ export class ControlClient {
   }
 
   /**
-   * Follows an NDJSON stream, calling `onLine` with each parsed line. Resolves when the agent ends
+   * Follows an NDJSON stream (a POST of `body` when given), calling `onLine` with each parsed line. Resolves when the agent ends
    * the stream or `signal` aborts; rejects when the connection breaks.
    */
   async stream<T>(
     path: string,
     onLine: (value: T) => void,
-    options: { query?: ControlQuery; signal?: AbortSignal } = {},
+    options: { query?: ControlQuery; signal?: AbortSignal; body?: unknown } = {},
   ): Promise<void> {
     const url = withQuery(path, options.query);
     const { signal } = options;
@@ -46,7 +46,15 @@ export class ControlClient {
     let res: Dispatcher.ResponseData;
     try {
       // No body timeout: a quiet stream is not a dead one.
-      res = await this.#request({ method: 'GET', path: url, signal, bodyTimeout: 0 });
+      const post =
+        options.body === undefined
+          ? { method: 'GET' as const }
+          : {
+              method: 'POST' as const,
+              body: JSON.stringify(options.body),
+              headers: { 'content-type': 'application/json' },
+            };
+      res = await this.#request({ ...post, path: url, signal, bodyTimeout: 0 });
     } catch (err) {
       if (signal?.aborted) return;
       throw err;

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { Pool } from 'undici';
 import { z } from 'zod';
 import { isOutpostError } from '../errors.ts';
-import { collectorUnreachable, noEnrollmentToken, registrationRefused } from './errors.ts';
+import { collectorUnreachable, noEnrollmentToken, notRegistered, registrationRefused } from './errors.ts';
 import { type AgentIdentity, identityPath, loadIdentity, saveIdentity } from './identity.ts';
 
 export interface HeartbeatStatus {
@@ -21,6 +21,7 @@ export interface HeartbeatStatus {
 const heartbeatAnswerSchema = z.object({
   serverTime: z.number(),
   desiredConfigVersion: z.string().nullable().optional(),
+  desiredPlugins: z.string().nullable().optional(),
   commands: z.array(z.unknown()).optional(),
   minSendIntervalMs: z.number().nonnegative().nullable().optional(),
 });
@@ -61,7 +62,7 @@ export interface CollectorLinkOptions {
   logger: Logger;
 }
 
-class HttpAnswerError extends Error {
+export class HttpAnswerError extends Error {
   readonly status: number;
   readonly code: string;
   constructor(status: number, code: string, message: string) {
@@ -81,6 +82,8 @@ export class CollectorLink {
   readonly #pool: Pool;
   readonly #abort = new AbortController();
   #identity: AgentIdentity | null = null;
+  /** Offered when registering again, so the collector can keep this host's id. */
+  #previousAgentId: string | null = null;
   #registering: Promise<void> | null = null;
   #heartbeatTimer: NodeJS.Timeout | null = null;
   #heartbeatInFlight: Promise<void> | null = null;
@@ -101,7 +104,10 @@ export class CollectorLink {
   start(): void {
     const saved = this.#loadSavedIdentity();
     // An identity is only valid at the collector that issued it.
-    if (saved && saved.collectorUrl === this.#options.url) this.#identity = saved;
+    if (saved && saved.collectorUrl === this.#options.url) {
+      this.#identity = saved;
+      this.#previousAgentId = saved.agentId;
+    }
     if (!this.#identity) void this.renewIdentity();
     this.#heartbeatTimer = setInterval(() => this.#beat(), this.#options.heartbeatIntervalMs).unref();
     this.#beat();
@@ -119,6 +125,7 @@ export class CollectorLink {
 
   /** Registers (again) and resolves once registered or closed; concurrent callers share one attempt. */
   renewIdentity(): Promise<void> {
+    if (this.#identity) this.#previousAgentId = this.#identity.agentId;
     this.#identity = null;
     this.#registering ??= this.#registerUntilDone().finally(() => {
       this.#registering = null;
@@ -197,6 +204,7 @@ export class CollectorLink {
         hostname,
         labels,
         version,
+        ...(this.#previousAgentId !== null && { agentId: this.#previousAgentId }),
       });
     } catch (err) {
       if (err instanceof HttpAnswerError) throw registrationRefused(url, err.status, err.code, err.message);
@@ -204,6 +212,37 @@ export class CollectorLink {
     }
     const parsed = registerAnswerSchema.parse(answer);
     return { agentId: parsed.agentId, secret: parsed.secret, collectorUrl: url, registeredAt: Date.now() };
+  }
+
+  /**
+   * An authenticated request to an agent route (remote config, command results). A 401 starts a
+   * new registration, as for heartbeats.
+   */
+  async request(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
+    return this.#authenticated(method, path, body, false);
+  }
+
+  /** GET of a binary answer (a plugin package). */
+  async download(path: string): Promise<Buffer> {
+    return (await this.#authenticated('GET', path, undefined, true)) as Buffer;
+  }
+
+  async #authenticated(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    binary: boolean,
+  ): Promise<unknown> {
+    const identity = this.#identity;
+    if (!identity) throw notRegistered(this.#options.url);
+    try {
+      return await this.#send(method, path, identity, body, binary);
+    } catch (err) {
+      if (err instanceof HttpAnswerError && err.status === 401 && this.#identity === identity) {
+        void this.renewIdentity();
+      }
+      throw err;
+    }
   }
 
   #beat(): void {
@@ -229,20 +268,34 @@ export class CollectorLink {
       });
   }
 
-  async #post(path: string, identity: AgentIdentity | null, body: unknown): Promise<unknown> {
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
+  #post(path: string, identity: AgentIdentity | null, body: unknown): Promise<unknown> {
+    return this.#send('POST', path, identity, body);
+  }
+
+  async #send(
+    method: 'GET' | 'POST',
+    path: string,
+    identity: AgentIdentity | null,
+    body: unknown,
+    binary = false,
+  ): Promise<unknown> {
+    const headers: Record<string, string> = {};
+    if (method === 'POST') headers['content-type'] = 'application/json';
     if (identity) headers.authorization = `Bearer ${identity.agentId}.${identity.secret}`;
     let res: Awaited<ReturnType<Pool['request']>>;
     try {
       res = await this.#pool.request({
-        method: 'POST',
+        method,
         path,
         headers,
-        body: JSON.stringify(body),
+        ...(method === 'POST' && { body: JSON.stringify(body) }),
         signal: this.#abort.signal,
       });
     } catch (err) {
       throw collectorUnreachable(this.#options.url, err);
+    }
+    if (binary && res.statusCode >= 200 && res.statusCode < 300) {
+      return Buffer.from(await res.body.arrayBuffer());
     }
     const text = await res.body.text();
     let json: unknown = null;

@@ -26,3 +26,15 @@ export const badIdentityFile = (path: string, reason: string) =>
   new OutpostError('E_IDENTITY_INVALID', `${path}: ${reason}`, {
     path,
   });
+
+export const remoteConfigRefused = (version: string, reason: string) =>
+  new OutpostError('E_REMOTE_CONFIG_INVALID', `remote config ${version}: ${reason}`, { version });
+
+export const stateFileInvalid = (path: string, reason: string) =>
+  new OutpostError('E_STATE_FILE_INVALID', `${path}: ${reason}; it is set aside and rebuilt`, { path });
+
+export const notRegistered = (url: string) =>
+  new OutpostError('E_NOT_REGISTERED', `not registered with the collector at ${url} yet`, { url });
+
+export const pluginDidNotLoad = (name: string, message: string) =>
+  new OutpostError('E_PLUGIN_LOAD', message, { name });

@@ -3,7 +3,7 @@ import type { OutpostRecord } from '@outpost/plugin-sdk';
 import picomatch from 'picomatch';
 import type { LevelWithSilent, Logger } from 'pino';
 import { createInputs, type Input, parsePushedRecords } from '../collect/index.ts';
-import { type AgentConfig, type LoadedConfig, loadConfig } from '../config/index.ts';
+import type { AgentConfig, LoadedConfig } from '../config/index.ts';
 import {
   badRequest,
   ControlServer,
@@ -14,15 +14,23 @@ import {
   textReply,
 } from '../control/index.ts';
 import { isOutpostError } from '../errors.ts';
-import { CollectorLink } from '../fleet/index.ts';
+import {
+  CollectorLink,
+  FleetController,
+  loadEffectiveConfig,
+  type RemoteConfigError,
+} from '../fleet/index.ts';
 import { createLogger, type LogFormat } from '../log/index.ts';
+import { PluginRuntime, pluginRoutes, registerPluginMetrics } from '../plugins/index.ts';
 import { Pipeline } from '../process/index.ts';
 import { Queue } from '../queue/index.ts';
 import { HttpTransport, RetryPolicy, Sender } from '../send/index.ts';
 import { AgentTelemetry, MetricsListener } from '../telemetry/index.ts';
 import { AGENT_VERSION } from '../version.ts';
 import { agentClosed, agentStarting, badBatchParam } from './errors.ts';
+import { type LoadShedding, ResourceGuard } from './resource-guard.ts';
 import { SelfUsage } from './self-usage.ts';
+import { type TopSnapshot, topPlugins } from './top.ts';
 
 export interface AgentStartOptions {
   /** Config file; without it /etc/outpost/agent.yaml if present, else built-in defaults. */
@@ -33,6 +41,8 @@ export interface AgentStartOptions {
   /** Overrides log.format from the config (the --log-format flag). */
   logFormat?: LogFormat;
   logger?: Logger;
+  /** Called after close() when a fleet command (stop, upgrade) ended the agent; the CLI exits with `code`. */
+  onExit?: (code: number) => void;
 }
 
 export interface ReloadResult {
@@ -57,6 +67,9 @@ const RESTART_ONLY = [
   ['agent.state_dir', (c: AgentConfig) => c.agent.state_dir],
   ['control.socket', (c: AgentConfig) => c.control.socket],
   ['queue', (c: AgentConfig) => c.queue],
+  ['plugins.enabled', (c: AgentConfig) => c.plugins.enabled],
+  ['plugins.dir', (c: AgentConfig) => c.plugins.dir],
+  ['limits', (c: AgentConfig) => c.limits],
 ] as const;
 
 /**
@@ -85,7 +98,12 @@ export class Agent {
   #reloading: Promise<ReloadResult> | null = null;
   #closing: Promise<void> | null = null;
   readonly #telemetry = new AgentTelemetry({ snapshot: () => this.status() });
+  #guard: ResourceGuard | null = null;
+  #plugins: PluginRuntime | null = null;
   #metricsListener: MetricsListener | null = null;
+  #fleet: FleetController | null = null;
+  /** The collector-assigned config laid over the file, if any, and why a stored one is not in effect. */
+  #remote: { version: string | null; error: RemoteConfigError | null } = { version: null, error: null };
 
   private constructor(options: AgentStartOptions, loaded: LoadedConfig, logger: Logger, queue: Queue) {
     this.#options = options;
@@ -95,7 +113,11 @@ export class Agent {
   }
 
   static async start(options: AgentStartOptions = {}): Promise<Agent> {
-    const loaded = await loadConfig({ path: options.configPath, env: options.env ?? process.env });
+    const effective = await loadEffectiveConfig({
+      path: options.configPath,
+      env: options.env ?? process.env,
+    });
+    const { loaded } = effective;
     const { config } = loaded;
     const logger =
       options.logger ??
@@ -118,11 +140,13 @@ export class Agent {
         'POST /v1/reload': () => started().reload(),
         'POST /v1/flush': () => started().flush(),
         'GET /metrics': () => started().metrics(),
+        'GET /v1/top': () => started().top(),
         'GET /v1/queue': () => started().queueStatus(),
         'GET /v1/tap': (req) => started().tap(req.query),
         'POST /v1/records': (req) => started().push(parsePushedRecords(req.body)),
         'POST /v1/queue/dead-letter/retry': (req) => started().retryDeadLetter(batchParam(req.query)),
         'POST /v1/queue/dead-letter/purge': (req) => started().purgeDeadLetter(batchParam(req.query)),
+        ...pluginRoutes(() => started().plugins),
       },
       logger,
     });
@@ -142,10 +166,14 @@ export class Agent {
     }
     const self = new Agent(options, loaded, logger, queue);
     self.#control = control;
+    self.#remote = { version: effective.remoteVersion, error: effective.remoteError };
+    self.#fleet = self.#createFleet(config);
     self.#startSending(config);
-    self.#pipeline = self.#createPipeline(config);
-    self.#startInputs(config);
     try {
+      await self.#startPlugins(config);
+      self.#pipeline = self.#createPipeline(config);
+      self.#startInputs(config);
+      self.#startGuard(config);
       await self.#listenForMetrics(config.metrics.listen);
     } catch (err) {
       await self.close();
@@ -164,6 +192,11 @@ export class Agent {
       'agent started',
     );
     return self;
+  }
+
+  /** The plugin runtime (install, enable, configure, list, ...); null when plugins.enabled is false. */
+  get plugins(): PluginRuntime | null {
+    return this.#plugins;
   }
 
   get config(): AgentConfig {
@@ -197,7 +230,9 @@ export class Agent {
    */
   async push(records: OutpostRecord[]): Promise<{ accepted: number }> {
     if (this.#closing || !this.#pipeline) throw agentClosed();
-    this.#queue.enqueue(await this.#pipeline.process(records));
+    const processed = await this.#pipeline.process(records);
+    this.#queue.enqueue(processed);
+    this.#plugins?.observe(processed);
     this.#pushed += records.length;
     return { accepted: records.length };
   }
@@ -268,6 +303,7 @@ export class Agent {
         stateDir: config.agent.state_dir,
         configPath: this.#loaded.path,
         configVersion: this.#loaded.version,
+        remoteConfig: this.#fleet?.status().remoteConfig ?? null,
         socket: config.control.socket,
       },
       collector: this.#link?.status() ?? null,
@@ -277,6 +313,38 @@ export class Agent {
       pipeline: this.#pipeline?.stats() ?? [],
       accept: { refused: { ...this.#refused }, pushed: this.#pushed },
       process: this.#selfUsage.read(),
+      guard: this.#guard?.status() ?? null,
+      /** null when plugins.enabled is false. */
+      plugins: this.#plugins?.list() ?? null,
+    };
+  }
+
+  /** Cumulative figures for `agentctl top`, which turns two of them into rates. */
+  async top(): Promise<TopSnapshot> {
+    if (this.#closing) throw agentClosed();
+    const cpu = process.cpuUsage();
+    const memory = process.memoryUsage();
+    const queue = this.#queue.stats();
+    return {
+      at: Date.now(),
+      pid: process.pid,
+      cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      rssBytes: memory.rss,
+      heapUsedBytes: memory.heapUsed,
+      queue: {
+        depth: queue.depth,
+        bytes: queue.bytes,
+        dropped: Object.values(queue.dropped).reduce((sum, n) => sum + n, 0),
+        enqueued: queue.enqueued,
+        acked: queue.acked,
+      },
+      inputs: this.#inputs.map((input) => {
+        const { runs, errors, records, lastDurationMs } = input.stats();
+        return { name: input.name, runs, errors, records, lastDurationMs };
+      }),
+      stages: this.#pipeline?.stats() ?? [],
+      plugins: this.#plugins ? topPlugins(this.#plugins.list()) : null,
+      guard: this.#guard?.status() ?? null,
     };
   }
 
@@ -288,10 +356,15 @@ export class Agent {
         { graceMs },
         'agent stopping: inputs stop, pending records are sent within the grace period',
       );
+      await this.#fleet?.close();
       await this.#reloading?.catch(() => undefined);
+      await this.#guard?.close();
       await Promise.allSettled(this.#inputs.map((input) => input.close()));
+      await this.#plugins?.quiesce();
       // Open aggregate windows go into the queue before the last send.
       await this.#pipeline?.close();
+      // Rule and action plugins finish what the last records gave them before the last send.
+      await this.#plugins?.close();
       await this.#sender?.close({ graceMs });
       await this.#link?.close();
       const left = this.#queue.stats();
@@ -317,6 +390,7 @@ export class Agent {
   #enqueue(records: OutpostRecord[], options: { cursors?: Record<string, string | null> } = {}): boolean {
     try {
       this.#queue.enqueue(records, options);
+      this.#plugins?.observe(records);
       return true;
     } catch (err) {
       const reason = REFUSALS[isOutpostError(err) ? err.code : ''];
@@ -348,11 +422,42 @@ export class Agent {
     });
   }
 
+  /** Plugins run beside the inputs; a plugin host that cannot start leaves the rest of the agent running. */
+  async #startPlugins(config: AgentConfig): Promise<void> {
+    if (!config.plugins.enabled) return;
+    const runtime = new PluginRuntime({
+      config: config.plugins,
+      logger: this.#logger,
+      emit: (records, options) => this.#accept(records, options),
+      enqueue: (records) => this.#enqueue(records),
+    });
+    this.#plugins = runtime;
+    registerPluginMetrics(this.#telemetry.registry, () => runtime.list());
+    await runtime.start().catch((err: unknown) => {
+      this.#logger.error({ err }, 'the plugin host did not start; no plugin runs until the agent restarts');
+    });
+  }
+
+  /** A plugin stage naming no installed process plugin, found before a reload changes anything. */
+  #missingProcessPlugin(config: AgentConfig): { code: string; message: string } | null {
+    if (this.#plugins === null) return null;
+    const index = config.processors.findIndex(
+      (p) => p.type === 'plugin' && !this.#plugins?.processFn(p.plugin),
+    );
+    const stage = config.processors[index];
+    if (stage?.type !== 'plugin') return null;
+    return {
+      code: 'E_PROCESSOR_PLUGIN_UNKNOWN',
+      message: `processors[${index}].plugin: no installed process plugin named "${stage.plugin}" (stage "${stage.name}"); install it first (agentctl plugin install), or fix the name`,
+    };
+  }
+
   #createPipeline(config: AgentConfig): Pipeline {
     return Pipeline.create(config.processors, {
       logger: this.#logger.child({ component: 'pipeline' }),
       // Output made later by timers (closed aggregate windows) goes straight to the queue.
       emit: (records) => void this.#enqueue(records),
+      resolvePlugin: (name) => this.#plugins?.processStage(name),
     });
   }
 
@@ -364,7 +469,33 @@ export class Agent {
       readCursors: (prefix) => this.#queue.cursors(prefix),
       hostname: config.agent.hostname,
     });
-    for (const input of this.#inputs) input.start();
+    const slowdown = this.#guard?.inputSlowdown ?? 1;
+    for (const input of this.#inputs) {
+      if (slowdown > 1) input.setSlowdown?.(slowdown);
+      input.start();
+    }
+  }
+
+  /** Sheds load before the service manager acts: see ResourceGuard. Limits change on restart. */
+  #startGuard(config: AgentConfig): void {
+    const { cpu_percent, memory, interval } = config.limits;
+    if (cpu_percent === null && memory === null) return;
+    const shedding: LoadShedding = {
+      slowInputs: (factor) => {
+        for (const input of this.#inputs) input.setSlowdown?.(factor);
+      },
+      pauseHeaviestPlugin: async () => this.#plugins?.pauseHeaviest() ?? null,
+      resumePlugins: async () => {
+        this.#plugins?.resumePaused();
+      },
+    };
+    this.#guard = new ResourceGuard({
+      limits: { cpuPercent: cpu_percent, memoryBytes: memory },
+      intervalMs: interval,
+      shedding,
+      logger: this.#logger.child({ component: 'resource-guard' }),
+    });
+    this.#guard.start();
   }
 
   #startSending(config: AgentConfig): void {
@@ -384,17 +515,25 @@ export class Agent {
       requestTimeoutMs: config.collector.request_timeout,
       backoff: (attempt) => retry.delayFor(attempt),
       status: () => this.#heartbeatStatus(),
-      onHeartbeatAnswer: (answer) => this.#sender?.setMinSendInterval(answer.minSendIntervalMs ?? null),
+      onHeartbeatAnswer: (answer) => {
+        this.#sender?.setMinSendInterval(answer.minSendIntervalMs ?? null);
+        this.#fleet?.onHeartbeatAnswer(answer);
+      },
       logger: this.#logger,
     });
     const sender = new Sender({
       source: this.#queue,
-      transport: new HttpTransport({ url: config.collector.url, logger: this.#logger }),
+      transport: new HttpTransport({
+        url: config.collector.url,
+        connections: config.send.max_in_flight,
+        logger: this.#logger,
+      }),
       identity: () => link.identity(),
       onUnauthorized: () => link.renewIdentity(),
       batchMaxRecords: config.send.batch_max_records,
       batchMaxBytes: config.send.batch_max_bytes,
       batchMaxWaitMs: config.send.batch_max_wait,
+      maxInFlight: config.send.max_in_flight,
       compression: config.send.compression,
       retry,
       requestTimeoutMs: config.collector.request_timeout,
@@ -422,18 +561,50 @@ export class Agent {
       cpuPercent: usage.cpuPercent,
       rssBytes: usage.rssBytes,
       lastSendAt: this.#sender?.stats().lastSendAt ?? null,
-      plugins: [],
+      plugins: (this.#plugins?.list() ?? []).map(({ name, version, state }) => ({ name, version, state })),
+      ...this.#fleet?.status(),
     };
+  }
+
+  /** Remote config and commands from the collector (docs/fleet.md). */
+  #createFleet(config: AgentConfig): FleetController {
+    return new FleetController({
+      host: {
+        config: () => this.config,
+        reload: () => this.reload(),
+        flush: () => this.flush(),
+        plugins: () => this.#plugins,
+        configPath: () => this.#loaded.path ?? this.#options.configPath,
+        env: () => this.#options.env ?? process.env,
+        remoteConfig: () => this.#remote,
+        exit: (code) => {
+          this.#logger.warn({ code }, "agent stopping at the collector's request");
+          void this.close().then(
+            () => this.#options.onExit?.(code),
+            (err: unknown) => {
+              this.#logger.error({ err }, 'shutdown failed');
+              this.#options.onExit?.(1);
+            },
+          );
+        },
+      },
+      client: () => this.#link,
+      stateDir: config.agent.state_dir,
+      logger: this.#logger.child({ component: 'fleet' }),
+    });
   }
 
   async #reload(): Promise<ReloadResult> {
     const previous = this.#loaded;
     let next: LoadedConfig;
+    let remote: { version: string | null; error: RemoteConfigError | null };
     try {
-      next = await loadConfig({
+      const effective = await loadEffectiveConfig({
         path: previous.path ?? this.#options.configPath,
         env: this.#options.env ?? process.env,
       });
+      next = effective.loaded;
+      remote = { version: effective.remoteVersion, error: effective.remoteError };
     } catch (err) {
       const error = isOutpostError(err)
         ? { code: err.code, message: err.message }
@@ -443,6 +614,14 @@ export class Agent {
     }
     const before = previous.config;
     const after = next.config;
+    const missing = this.#missingProcessPlugin(after);
+    if (missing !== null) {
+      this.#logger.error(
+        { err: missing },
+        'reload refused: the new config is invalid, the running config stays',
+      );
+      return { applied: false, configVersion: previous.version, error: missing, needsRestart: [] };
+    }
     const needsRestart = RESTART_ONLY.filter(([, pick]) => !sameJson(pick(before), pick(after))).map(
       ([key]) => key,
     );
@@ -452,14 +631,22 @@ export class Agent {
       agent: { ...after.agent, state_dir: before.agent.state_dir },
       control: before.control,
       queue: before.queue,
+      plugins: { ...after.plugins, enabled: before.plugins.enabled, dir: before.plugins.dir },
     };
     this.#loaded = { ...next, config: applied };
+    this.#remote = remote;
     if (!this.#options.logLevel) this.#logger.level = applied.log.level;
     if (before.metrics.listen !== applied.metrics.listen) {
       // A port taken by someone else must not fail the whole reload: the rest still applies.
       await this.#listenForMetrics(applied.metrics.listen).catch((err: unknown) =>
         this.#logger.error({ err }, 'reload: self-metrics are no longer served over TCP'),
       );
+    }
+    if (!sameJson(before.plugins, applied.plugins)) {
+      // Before the chain: a new process stage may name a plugin the new overrides enable.
+      await this.#plugins?.applyConfig(applied.plugins).catch((err: unknown) => {
+        this.#logger.error({ err }, 'reload: the plugins section was not fully applied');
+      });
     }
     if (!sameJson(before.processors, applied.processors)) {
       // The new chain takes records from now on; the old one hands its open windows to the queue.

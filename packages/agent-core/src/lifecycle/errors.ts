@@ -10,3 +10,6 @@ export const badBatchParam = (raw: string) =>
     'E_BAD_REQUEST',
     `batch must be a batch seq (a positive integer), got ${JSON.stringify(raw)}`,
   );
+
+export const guardClosed = (method: string) =>
+  new OutpostError('E_GUARD_CLOSED', `resource guard: ${method}() after close()`);

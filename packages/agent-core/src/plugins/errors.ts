@@ -61,3 +61,21 @@ export const capabilityNotDeclared = (name: string, capability: string, declared
     `plugin "${name}" does not declare the "${capability}" capability (it declares: ${declared.join(', ')})`,
     { plugin: name, capability, declared },
   );
+
+export const processPluginMissing = (name: string) =>
+  new OutpostError(
+    'E_PLUGIN_NOT_INSTALLED',
+    `no installed plugin "${name}" with the process capability (agentctl plugin list; agentctl plugin install)`,
+    { plugin: name },
+  );
+
+/**
+ * The SDK (manifest, config validation) raises its own OutpostError class with the same shape;
+ * rebuilt here so callers of the runtime and the control server see one class and its code.
+ */
+export function asOutpostError(err: unknown): unknown {
+  if (err instanceof OutpostError || !(err instanceof Error)) return err;
+  const { code, details } = err as Error & { code?: unknown; details?: unknown };
+  if (typeof code !== 'string') return err;
+  return new OutpostError(code, err.message, details as Record<string, unknown> | undefined, { cause: err });
+}

@@ -37,12 +37,15 @@ export interface InstallOptions {
   expectedSha256?: string;
   /** Replaces the config; default: the previous version's config, else {}. */
   config?: Record<string, unknown>;
+  /** Called with the manifest's name when `config` is not given: a config that wins over the previous one. */
+  configFor?: (name: string) => Record<string, unknown> | undefined;
   onProgress?: (phase: InstallPhase, detail: string) => void;
 }
 
-export interface PluginStoreOptions {
-  stateDir: string;
-}
+/** Either the agent's state dir (plugins go to <stateDir>/plugins) or the plugins dir itself. */
+export type PluginStoreOptions =
+  | { stateDir: string; dir?: undefined }
+  | { dir: string; stateDir?: undefined };
 
 /**
  * Installed plugins under <stateDir>/plugins: one folder per name and version, and registry.json
@@ -55,7 +58,7 @@ export class PluginStore {
   #tail: Promise<unknown> = Promise.resolve();
 
   constructor(options: PluginStoreOptions) {
-    this.root = path.join(path.resolve(options.stateDir), 'plugins');
+    this.root = path.resolve(options.dir ?? path.join(options.stateDir as string, 'plugins'));
     this.#registryFile = path.join(this.root, 'registry.json');
   }
 
@@ -156,7 +159,8 @@ export class PluginStore {
       }
       const registry = await this.#readRegistry();
       const previous = registry[manifest.name];
-      const { config, enabled } = this.#initialConfig(manifest, previous, options.config);
+      const given = options.config ?? options.configFor?.(manifest.name);
+      const { config, enabled } = this.#initialConfig(manifest, previous, given);
 
       progress('copying', this.#versionDir(manifest.name, manifest.version));
       const staged = path.join(work, 'staged');

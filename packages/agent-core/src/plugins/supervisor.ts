@@ -1,20 +1,36 @@
 import type { AlertRecord, OutpostRecord } from '@outpost/plugin-sdk';
 import type { PluginManifest } from '@outpost/plugin-sdk/manifest';
-import type { SandboxLimits } from '@outpost/plugin-sdk/sandbox';
+import type { PluginLogEntry, PluginLogLevel, SandboxLimits } from '@outpost/plugin-sdk/sandbox';
 import type { Logger } from 'pino';
 import type { Emit } from '../collect/input.ts';
 import { isOutpostError, OutpostError } from '../errors.ts';
-import { capabilityNotDeclared, hostClosed, pluginNotRunning, pluginQuarantined } from './errors.ts';
+import {
+  capabilityNotDeclared,
+  hostClosed,
+  pluginNotInstalled,
+  pluginNotRunning,
+  pluginQuarantined,
+} from './errors.ts';
 import { PluginHost } from './host.ts';
-import type { CallMethod } from './protocol.ts';
+import type { CallMethod, SandboxReport } from './protocol.ts';
 import type { InstalledPlugin, PluginStore } from './store.ts';
 
-export type PluginState = 'starting' | 'running' | 'backoff' | 'quarantined' | 'disabled' | 'failed';
+/** `paused`: unloaded for now by the agent's resource guard; not persisted, resumed by resume(). */
+export type PluginState =
+  | 'starting'
+  | 'running'
+  | 'backoff'
+  | 'quarantined'
+  | 'disabled'
+  | 'paused'
+  | 'failed';
 
 export interface PluginRuntimeStats {
   name: string;
   version: string;
   state: PluginState;
+  /** What the registry says; a quarantined or paused plugin is still enabled. */
+  enabled: boolean;
   /** Why it is quarantined or failed. */
   reason: string | null;
   calls: number;
@@ -36,7 +52,11 @@ export interface PluginSupervisorOptions {
   /** Overrides every manifest's collectIntervalMs. */
   collectIntervalMs?: number;
   limits?: Partial<SandboxLimits>;
+  /** Per-plugin settings over the ones above, read at each load (so a reload's change applies on the next one). */
+  settingsFor?: (name: string) => PluginSettings;
   maxStateBytes?: number;
+  /** Every log line of a plugin, and the supervisor's own lines about it (failures, restarts, quarantine). */
+  onLog?: (entry: PluginLogEntry) => void;
   /** Backoff of a failed plugin's restart: restartInitialMs doubled per failure, up to restartMaxMs. */
   restartInitialMs?: number;
   restartMaxMs?: number;
@@ -49,9 +69,27 @@ export interface PluginSupervisorOptions {
   hostRestartMaxMs?: number;
 }
 
+export interface PluginSettings {
+  limits?: Partial<SandboxLimits>;
+  collectIntervalMs?: number;
+}
+
+/** What updatePolicy() may change on a running supervisor; applies to the next load, failure or tick. */
+export type PluginPolicy = Pick<
+  PluginSupervisorOptions,
+  | 'collectIntervalMs'
+  | 'limits'
+  | 'restartInitialMs'
+  | 'restartMaxMs'
+  | 'maxFailures'
+  | 'failureWindowMs'
+  | 'maxStateBytes'
+>;
+
 interface Runtime {
   name: string;
   version: string;
+  enabled: boolean;
   manifest: PluginManifest | undefined;
   state: PluginState;
   reason: string | null;
@@ -78,8 +116,11 @@ export class PluginSupervisor {
   readonly #store: PluginStore;
   readonly #logger: Logger;
   readonly #emit: Emit | undefined;
-  readonly #options: PluginSupervisorOptions;
+  #options: PluginSupervisorOptions;
   readonly #host: PluginHost;
+  /** The host's last answer to stats, so snapshot() can answer without a round trip. */
+  #sandboxes: Record<string, SandboxReport> = {};
+  #quiesced = false;
   readonly #plugins = new Map<string, Runtime>();
   #started: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -95,6 +136,7 @@ export class PluginSupervisor {
       restartInitialMs: options.hostRestartInitialMs,
       restartMaxMs: options.hostRestartMaxMs,
       onRestart: () => this.#reloadAll(),
+      onLog: (entry) => this.#pluginLog(entry),
       // Blame the plugin, or a plugin that aborts the host on every load would do so forever.
       onFatal: (plugin, message) => {
         const runtime = this.#plugins.get(plugin);
@@ -114,8 +156,9 @@ export class PluginSupervisor {
     this.#started ??= (async () => {
       await this.#host.start();
       for (const plugin of await this.#store.list()) {
-        if (plugin.enabled) await this.#load(this.#runtime(plugin));
-        else this.#runtime(plugin).state = 'disabled';
+        const runtime = this.#runtime(plugin);
+        if (plugin.enabled) await this.#load(runtime);
+        else runtime.state = 'disabled';
       }
     })();
     return this.#started;
@@ -131,12 +174,65 @@ export class PluginSupervisor {
     await this.#load(runtime);
   }
 
+  /** Loads the plugin's sandbox again (its state is kept), clearing a quarantine or a pause. */
+  async restart(name: string): Promise<void> {
+    this.#checkOpen();
+    const plugin = await this.#store.get(name);
+    if (plugin === undefined) throw pluginNotInstalled(name);
+    const runtime = this.#runtime(plugin);
+    if (!plugin.enabled) throw pluginNotRunning(name, 'disabled');
+    runtime.failures = [];
+    runtime.reason = null;
+    runtime.restarts++;
+    await this.#unload(runtime);
+    await this.#load(runtime);
+  }
+
+  /** Unloads a running plugin until resume(), without touching the registry (the resource guard's lever). */
+  async pause(name: string): Promise<boolean> {
+    this.#checkOpen();
+    const runtime = this.#plugins.get(name);
+    if (runtime === undefined || (runtime.state !== 'running' && runtime.state !== 'backoff')) return false;
+    await this.#unload(runtime);
+    runtime.state = 'paused';
+    this.#note(runtime.name, 'warn', 'plugin paused by the resource guard');
+    return true;
+  }
+
+  /** Loads a paused plugin again; false when it is no longer paused. */
+  async resume(name: string): Promise<boolean> {
+    this.#checkOpen();
+    const runtime = this.#plugins.get(name);
+    if (runtime === undefined || runtime.state !== 'paused') return false;
+    this.#note(runtime.name, 'info', 'plugin resumed');
+    await this.#load(runtime);
+    return true;
+  }
+
+  /** Changes limits, intervals or the failure policy; loads, failures and ticks from now on use them. */
+  updatePolicy(policy: PluginPolicy): void {
+    this.#options = { ...this.#options, ...policy };
+  }
+
+  /** The manifest of a plugin loaded at least once. */
+  manifest(name: string): PluginManifest | undefined {
+    return this.#plugins.get(name)?.manifest;
+  }
+
+  /** Stops every collect schedule and waits for collections in flight; no new schedule starts after it. */
+  async quiesce(): Promise<void> {
+    this.#quiesced = true;
+    for (const runtime of this.#plugins.values()) clearInterval(runtime.collectTimer);
+    await Promise.all([...this.#plugins.values()].map((r) => r.collecting));
+  }
+
   async disable(name: string): Promise<void> {
     this.#checkOpen();
     const plugin = await this.#store.disable(name);
     const runtime = this.#runtime(plugin);
     await this.#unload(runtime);
     runtime.state = 'disabled';
+    runtime.enabled = false;
   }
 
   /** Validates and stores the config, then reloads the plugin; its state is kept. */
@@ -187,14 +283,32 @@ export class PluginSupervisor {
     return (await this.#invoke(name, 'action', alert)) as OutpostRecord[];
   }
 
+  /** Asks the host for every sandbox's CPU and heap, then answers as snapshot() does. */
   async stats(): Promise<PluginRuntimeStats[]> {
-    const sandboxes = await this.#host.stats().catch(() => ({}) as Awaited<ReturnType<PluginHost['stats']>>);
+    await this.refreshStats();
+    return this.snapshot();
+  }
+
+  /** Updates the CPU and heap figures snapshot() reports; a host that does not answer leaves the last ones. */
+  async refreshStats(): Promise<void> {
+    if (this.#closing !== undefined) return;
+    try {
+      this.#sandboxes = await this.#host.stats();
+    } catch {
+      // Restarting or closing: the figures of the last answer stay until the next one.
+    }
+  }
+
+  /** The plugins' figures now, CPU and heap as of the last refreshStats(). */
+  snapshot(): PluginRuntimeStats[] {
+    const sandboxes = this.#sandboxes;
     return [...this.#plugins.values()]
       .sort((a, b) => a.name.localeCompare(b.name))
       .map((r) => ({
         name: r.name,
         version: r.version,
         state: r.state,
+        enabled: r.enabled,
         reason: r.reason,
         calls: r.calls,
         errors: r.errors,
@@ -218,6 +332,16 @@ export class PluginSupervisor {
     return this.#closing;
   }
 
+  #pluginLog(entry: PluginLogEntry): void {
+    if (this.#options.onLog) this.#options.onLog(entry);
+    else this.#logger[entry.level]({ plugin: entry.plugin }, entry.message);
+  }
+
+  /** A line about the plugin from the supervisor, kept with the plugin's own lines. */
+  #note(plugin: string, level: PluginLogLevel, message: string): void {
+    this.#options.onLog?.({ plugin, level, message: `[supervisor] ${message}`, ts: Date.now() });
+  }
+
   #checkOpen(): void {
     if (this.#closing !== undefined) throw hostClosed();
   }
@@ -228,6 +352,7 @@ export class PluginSupervisor {
       runtime = {
         name: plugin.name,
         version: plugin.version,
+        enabled: plugin.enabled,
         manifest: undefined,
         state: 'starting',
         reason: null,
@@ -246,6 +371,7 @@ export class PluginSupervisor {
       this.#plugins.set(plugin.name, runtime);
     }
     runtime.version = plugin.version;
+    runtime.enabled = plugin.enabled;
     return runtime;
   }
 
@@ -265,7 +391,7 @@ export class PluginSupervisor {
         config: plugin.config,
         stateFile: plugin.stateFile,
         maxStateBytes: this.#options.maxStateBytes,
-        limits: this.#options.limits,
+        limits: { ...this.#options.limits, ...this.#options.settingsFor?.(plugin.name).limits },
       });
     } catch (err) {
       if (generation !== runtime.generation) return;
@@ -297,9 +423,14 @@ export class PluginSupervisor {
   }
 
   #schedule(runtime: Runtime): void {
-    if (this.#emit === undefined || !runtime.manifest?.capabilities.includes('collect')) return;
+    if (this.#emit === undefined || this.#quiesced || !runtime.manifest?.capabilities.includes('collect')) {
+      return;
+    }
     const emit = this.#emit;
-    const intervalMs = this.#options.collectIntervalMs ?? runtime.manifest.collectIntervalMs;
+    const intervalMs =
+      this.#options.settingsFor?.(runtime.name).collectIntervalMs ??
+      this.#options.collectIntervalMs ??
+      runtime.manifest.collectIntervalMs;
     const generation = runtime.generation;
     runtime.collectTimer = setInterval(() => {
       // Cycles never overlap: a tick that finds one still running is skipped.
@@ -377,6 +508,7 @@ export class PluginSupervisor {
       runtime.state = 'quarantined';
       runtime.reason = message;
       this.#logger.error({ plugin: runtime.name, err: message }, 'plugin quarantined');
+      this.#note(runtime.name, 'error', `quarantined: ${message}`);
       void unload();
       return;
     }
@@ -390,6 +522,7 @@ export class PluginSupervisor {
       { plugin: runtime.name, err: message, restartInMs: delay },
       'plugin failed; restarting it',
     );
+    this.#note(runtime.name, 'warn', `failed, restarting in ${delay} ms: ${message}`);
     const generation = runtime.generation;
     void unload();
     runtime.restartTimer = setTimeout(() => {

@@ -1,11 +1,12 @@
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { OutpostError } from '../errors.ts';
 import { queueCorrupt, queueSchemaTooNew } from './errors.ts';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 // drop_class orders eviction under drop_oldest: lower classes go first, ALERT never.
 export const DROP_CLASS = { log: 0, metric: 1, event: 1, alert: 2 } as const;
@@ -55,12 +56,24 @@ CREATE TABLE cursors (
 ) STRICT, WITHOUT ROWID;
 `;
 
+// Version 3: the partial indexes on pending records go. Each cost an insert and a delete per record
+// (about a fifth of the queue's CPU); eviction by class and by age walk records_by_batch instead,
+// which they only do once the queue is full or its oldest record expired.
+const DROP_PENDING_INDEXES = `
+DROP INDEX IF EXISTS records_pending_by_class;
+DROP INDEX IF EXISTS records_pending_by_age;
+`;
+
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 export const BUSY_TIMEOUT_MS = 5000;
 
 export interface OpenedDatabase {
   db: Database.Database;
   corruptRecovered: boolean;
+  /** False when this open created the file. */
+  existed: boolean;
+  /** Committed WAL frames that were missing at open (the -wal deleted or cut short after a crash). */
+  walLostFrames: number;
 }
 
 /**
@@ -80,7 +93,17 @@ export function openQueueDatabase(
   // turns a fresh batch into a 409 conflict) unless the old file averaged >1000 records per ms.
   const seedAbove = (at: number) => Math.max(0, Math.floor(at)) * 1000;
   // SQLite writes page 1 as soon as WAL mode is set, so an empty file was cut short from outside.
-  const truncatedToNothing = fs.existsSync(file) && fs.statSync(file).size === 0;
+  const existed = fs.existsSync(file);
+  const truncatedToNothing = existed && fs.statSync(file).size === 0;
+  const walLostFrames = existed ? lostWalFrames(file) : 0;
+  if (walLostFrames > 0) {
+    logger.warn(
+      { path: file, walLostFrames },
+      `queue WAL ${file}-wal is missing or cut short: ${walLostFrames} committed frames are lost with it. ` +
+        'Records enqueued since the last checkpoint are gone, and batches acked since then are sent again ' +
+        '(the collector answers those from its idempotency store); new seqs start above the reserved ceiling',
+    );
+  }
   try {
     const db = openAndMigrate(file, durability, truncatedToNothing ? seedAbove(now()) : 0);
     if (truncatedToNothing) {
@@ -89,7 +112,7 @@ export function openQueueDatabase(
         `queue file ${file} was empty; started an empty queue with fresh sequences`,
       );
     }
-    return { db, corruptRecovered: false };
+    return { db, corruptRecovered: false, existed, walLostFrames };
   } catch (err) {
     if (!isCorruption(err)) throw err;
     const at = now();
@@ -99,7 +122,12 @@ export function openQueueDatabase(
       `queue file ${file} is corrupt; moved it to ${movedTo} and started an empty queue`,
     );
     try {
-      return { db: openAndMigrate(file, durability, seedAbove(at)), corruptRecovered: true };
+      return {
+        db: openAndMigrate(file, durability, seedAbove(at)),
+        corruptRecovered: true,
+        existed,
+        walLostFrames,
+      };
     } catch (again) {
       if (again instanceof OutpostError) throw again;
       throw queueCorrupt(file, `still unreadable after moving the old file to ${movedTo}`, again);
@@ -132,6 +160,7 @@ function migrate(db: Database.Database, file: string, seedSeq: number): void {
   db.transaction(() => {
     if (version < 1) db.exec(SCHEMA);
     if (version < 2) db.exec(CURSORS);
+    if (version < 3) db.exec(DROP_PENDING_INDEXES);
     if (version < 1 && seedSeq > 0) {
       db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('records', ?), ('batches', ?)").run(
         seedSeq,
@@ -140,6 +169,40 @@ function migrate(db: Database.Database, file: string, seedSeq: number): void {
     }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
+}
+
+/**
+ * Reads the wal-index header a crashed connection leaves in `<file>-shm` (SQLite's wal.c layout:
+ * szPage u16 at 14, mxFrame u32 at 16, nBackfill u32 at 96, native byte order) and counts the
+ * committed frames past the last checkpoint that the -wal file no longer holds. SQLite itself
+ * rebuilds the index from whatever WAL it finds and says nothing, so this is the only trace of
+ * the loss. 0 when there is no -shm, it is not initialised, or the WAL is whole.
+ */
+function lostWalFrames(file: string): number {
+  let header: Buffer;
+  try {
+    header = fs.readFileSync(`${file}-shm`).subarray(0, 136);
+  } catch {
+    return 0;
+  }
+  if (header.length < 100) return 0;
+  const le = os.endianness() === 'LE';
+  const u32 = (at: number) => (le ? header.readUInt32LE(at) : header.readUInt32BE(at));
+  const u16 = (at: number) => (le ? header.readUInt16LE(at) : header.readUInt16BE(at));
+  const WAL_INDEX_VERSION = 3007000;
+  if (u32(0) !== WAL_INDEX_VERSION || header[12] !== 1) return 0;
+  const pageSize = u16(14) === 1 ? 65536 : u16(14);
+  const mxFrame = u32(16);
+  const backfilled = u32(96);
+  if (pageSize < 512 || mxFrame <= backfilled) return 0;
+  let walBytes = 0;
+  try {
+    walBytes = fs.statSync(`${file}-wal`).size;
+  } catch {
+    walBytes = 0;
+  }
+  const present = walBytes < 32 ? 0 : Math.floor((walBytes - 32) / (24 + pageSize));
+  return present >= mxFrame ? 0 : mxFrame - Math.max(present, backfilled);
 }
 
 function isCorruption(err: unknown): boolean {
@@ -158,4 +221,31 @@ function moveAside(file: string, at: number): string {
     if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, target + suffix);
   }
   return target;
+}
+
+/** The last record and batch seqs assigned, as SQLite's AUTOINCREMENT keeps them. */
+export function lastSequences(db: Database.Database): { records: number; batches: number } {
+  const rows = db.prepare('SELECT name, seq FROM sqlite_sequence').all() as Array<{
+    name: string;
+    seq: number;
+  }>;
+  const of = (name: string) => rows.find((r) => r.name === name)?.seq ?? 0;
+  return { records: of('records'), batches: of('batches') };
+}
+
+/** Makes the next AUTOINCREMENT seqs start above `floor` (sqlite_sequence has no key to upsert on). */
+export function raiseSequences(db: Database.Database, floor: { records: number; batches: number }): void {
+  const update = db.prepare('UPDATE sqlite_sequence SET seq = ? WHERE name = ? AND seq < ?');
+  const exists = db.prepare('SELECT 1 FROM sqlite_sequence WHERE name = ?');
+  const insert = db.prepare('INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)');
+  db.transaction(() => {
+    for (const [name, seq] of [
+      ['records', floor.records],
+      ['batches', floor.batches],
+    ] as const) {
+      if (seq <= 0) continue;
+      if (exists.get(name) === undefined) insert.run(name, seq);
+      else update.run(seq, name, seq);
+    }
+  }).immediate();
 }

@@ -144,7 +144,7 @@ class Model {
     return batch;
   }
 
-  stats(): Omit<QueueStats, 'corruptRecovered'> {
+  stats(): Omit<QueueStats, 'corruptRecovered' | 'walLostFrames'> {
     const stored = this.stored();
     return {
       depth: stored.length,
@@ -322,7 +322,7 @@ async function run(config: Config, actions: Action[]): Promise<void> {
       }
       assert.deepEqual(
         queue.stats(),
-        { ...model.stats(), corruptRecovered: false },
+        { ...model.stats(), corruptRecovered: false, walLostFrames: 0 },
         `after ${JSON.stringify(action)}`,
       );
     }

@@ -382,13 +382,36 @@ test('queue: close is idempotent, checkpoints the WAL and makes every method ref
   assert.throws(() => q.stats(), closed);
 });
 
+test('queue: a version 2 file loses its pending-record indexes on open and keeps its records', async () => {
+  const file = tempQueuePath();
+  let q = openQueue(file, { maxAgeMs: 60_000 });
+  q.enqueue([rec('log', 1), rec('metric', 2)]);
+  await q.close();
+  const db = new Database(file);
+  db.exec(`CREATE INDEX records_pending_by_class ON records(drop_class, seq) WHERE batch_seq IS NULL;
+           CREATE INDEX records_pending_by_age ON records(enqueued_at) WHERE batch_seq IS NULL;`);
+  db.pragma('user_version = 2');
+  db.close();
+
+  q = openQueue(file, { maxAgeMs: 60_000 });
+  assert.deepEqual(ids(q.lease(big)!.records), [1, 2]);
+  await q.close();
+  const after = new Database(file, { readonly: true });
+  const indexes = after
+    .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")
+    .pluck()
+    .all();
+  assert.deepEqual(indexes, ['records_by_batch']);
+  after.close();
+});
+
 test('queue: the file is a WAL database with the schema version set', async () => {
   const file = tempQueuePath();
   const q = openQueue(file);
   q.enqueue([rec('metric', 1)]);
   const db = new Database(file, { readonly: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(db.pragma('user_version', { simple: true }), 2);
+  assert.equal(db.pragma('user_version', { simple: true }), 3);
   db.close();
   await q.close();
   assert.ok(fs.existsSync(path.dirname(file)), 'parent dirs were created');

@@ -3,7 +3,14 @@ import fs from 'node:fs';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { BUSY_TIMEOUT_MS, DROP_CLASS, EVICTABLE_CLASSES, openQueueDatabase } from './database.ts';
+import {
+  BUSY_TIMEOUT_MS,
+  DROP_CLASS,
+  EVICTABLE_CLASSES,
+  lastSequences,
+  openQueueDatabase,
+  raiseSequences,
+} from './database.ts';
 import {
   queueBadOptions,
   queueBatchNotLeased,
@@ -13,6 +20,7 @@ import {
   queueFull,
   queueIoError,
 } from './errors.ts';
+import { SequenceCeiling } from './sequence-ceiling.ts';
 
 export interface QueueOptions {
   /** SQLite file; parent dirs are created. */
@@ -37,6 +45,8 @@ export interface QueuedRecord extends OutpostRecord {
 export interface Batch {
   seq: number;
   records: QueuedRecord[];
+  /** Each record as the JSON the wire carries (`{"seq":…,"kind":…}`), in order; see toBatch. */
+  readonly recordsJson?: readonly string[];
   bytes: number;
   createdAt: number;
   attempts: number;
@@ -81,6 +91,8 @@ export interface QueueStats {
   lastSeq: number;
   /** True if open() found a corrupt file and moved it aside. */
   corruptRecovered: boolean;
+  /** Committed WAL frames open() found missing (the -wal deleted or cut short); 0 normally. */
+  walLostFrames: number;
 }
 
 export interface DeadLetterReason {
@@ -114,6 +126,11 @@ interface Row {
   bytes: number;
   dropClass: number;
 }
+
+/** seq, bytes, payload, as `.raw()` returns them. */
+type StoredRow = [number, number, string];
+
+const INSERT_CHUNK = 64;
 
 interface Delta {
   depth: number;
@@ -151,13 +168,50 @@ export class Queue extends EventEmitter<QueueEvents> {
   static open(options: QueueOptions): Queue {
     validateOptions(options);
     const now = options.now ?? Date.now;
-    const { db, corruptRecovered } = openQueueDatabase(options.path, options.durability, options.logger, now);
+    const opened = openQueueDatabase(options.path, options.durability, options.logger, now);
     try {
-      return new Queue(db, options, now, corruptRecovered);
+      const ceiling = Queue.#reserveAbove(opened.db, options, opened.existed, now);
+      return new Queue(opened.db, options, now, ceiling, opened.corruptRecovered, opened.walLostFrames);
     } catch (err) {
-      db.close();
+      opened.db.close();
       throw err;
     }
+  }
+
+  /**
+   * Loads the seq ceiling kept beside the file and starts the database's sequences at it, so seqs
+   * lost with a WAL are never handed out again (docs/architecture.md, "Sequence numbers").
+   */
+  static #reserveAbove(
+    db: Database.Database,
+    options: QueueOptions,
+    existed: boolean,
+    now: () => number,
+  ): SequenceCeiling {
+    const { ceiling, state } = SequenceCeiling.load(`${options.path}.seq-ceiling`);
+    const inDb = lastSequences(db);
+    let floor = ceiling.value;
+    if (state === 'unreadable' || (state === 'missing' && existed)) {
+      // Without a trustworthy ceiling, nothing bounds what the old file may have sent: start above
+      // at*1000, as for a file found corrupt.
+      const seed = Math.max(0, Math.floor(now())) * 1000;
+      floor = { records: seed, batches: seed };
+      const why =
+        state === 'missing'
+          ? 'is missing beside an existing queue (the first start after an upgrade, or it was deleted)'
+          : 'is unreadable';
+      options.logger.warn(
+        { path: ceiling.file, state },
+        `queue seq ceiling ${ceiling.file} ${why}; seqs restart above ${seed} so none can repeat one already sent`,
+      );
+    }
+    const start = {
+      records: Math.max(floor.records, inDb.records),
+      batches: Math.max(floor.batches, inDb.batches),
+    };
+    if (start.records > inDb.records || start.batches > inDb.batches) raiseSequences(db, start);
+    ceiling.raiseTo(start);
+    return ceiling;
   }
 
   readonly #db: Database.Database;
@@ -165,6 +219,8 @@ export class Queue extends EventEmitter<QueueEvents> {
   readonly #now: () => number;
   readonly #logger: Logger;
   readonly #corruptRecovered: boolean;
+  readonly #walLostFrames: number;
+  readonly #ceiling: SequenceCeiling;
   readonly #leased = new Set<number>();
   #closing: Promise<void> | null = null;
   #acksSinceCheckpoint = 0;
@@ -174,6 +230,7 @@ export class Queue extends EventEmitter<QueueEvents> {
   #batches: number;
   #deadLetter: number;
   #lastSeq: number;
+  #lastBatchSeq: number;
   #enqueued = 0;
   #acked = 0;
   readonly #dropped: Record<DropReason, number>;
@@ -199,14 +256,18 @@ export class Queue extends EventEmitter<QueueEvents> {
     db: Database.Database,
     options: QueueOptions,
     now: () => number,
+    ceiling: SequenceCeiling,
     corruptRecovered: boolean,
+    walLostFrames: number,
   ) {
     super();
     this.#db = db;
     this.#options = options;
     this.#now = now;
     this.#logger = options.logger;
+    this.#ceiling = ceiling;
     this.#corruptRecovered = corruptRecovered;
+    this.#walLostFrames = walLostFrames;
     this.#stmt = prepare(db);
 
     const totals = this.#stmt.totals.get() as { depth: number; bytes: number };
@@ -214,7 +275,9 @@ export class Queue extends EventEmitter<QueueEvents> {
     this.#bytes = totals.bytes;
     this.#batches = (this.#stmt.batchCount.get() as { n: number }).n;
     this.#deadLetter = (this.#stmt.deadLetterCount.get() as { n: number }).n;
-    this.#lastSeq = (this.#stmt.lastSeq.get() as { seq: number } | undefined)?.seq ?? 0;
+    const last = lastSequences(db);
+    this.#lastSeq = last.records;
+    this.#lastBatchSeq = last.batches;
     this.#dropped = {
       queue_full: this.#counter('dropped.queue_full'),
       max_age: this.#counter('dropped.max_age'),
@@ -280,9 +343,10 @@ export class Queue extends EventEmitter<QueueEvents> {
     const hasCursors = cursors !== undefined && Object.keys(cursors).length > 0;
     if (records.length === 0 && !hasCursors) return { accepted: 0, dropped: 0 };
     const rows = records.map(toRow);
-    const outcome = this.#storage('enqueue', () =>
-      this.#enqueueTx.immediate(rows, hasCursors ? cursors : undefined, this.#now()),
-    );
+    const outcome = this.#storage('enqueue', () => {
+      this.#ceiling.reserve('records', this.#lastSeq + rows.length);
+      return this.#enqueueTx.immediate(rows, hasCursors ? cursors : undefined, this.#now());
+    });
     this.#apply(outcome);
     if (outcome.lastSeq > this.#lastSeq) this.#lastSeq = outcome.lastSeq;
     if (outcome.full) {
@@ -315,19 +379,18 @@ export class Queue extends EventEmitter<QueueEvents> {
         `lease limits need maxRecords >= 1 and maxBytes > 0, got ${JSON.stringify(limits)}`,
       );
     }
-    // A formed batch's seq becomes an Idempotency-Key as soon as it is sent, so its commit is
-    // fsynced even with durability "normal": a power loss must not let the seq be re-formed
-    // with other records.
-    const relaxed = this.#options.durability === 'normal';
-    if (relaxed) this.#stmt.syncFull.run();
-    let outcome: LeaseOutcome;
-    try {
-      outcome = this.#storage('lease', () => this.#leaseTx.immediate(limits, this.#now()));
-    } finally {
-      if (relaxed) this.#stmt.syncNormal.run();
-    }
+    // A formed batch's seq becomes an Idempotency-Key as soon as it is sent. The commit needs no
+    // fsync of its own for that: if a power loss takes it back, the seq ceiling (fsynced first)
+    // makes the records' next batch number above it, and the collector skips their record seqs.
+    const outcome = this.#storage('lease', () => {
+      this.#ceiling.reserve('batches', this.#lastBatchSeq + 1);
+      return this.#leaseTx.immediate(limits, this.#now());
+    });
     this.#apply(outcome);
-    if (outcome.formed) this.#batches++;
+    if (outcome.formed) {
+      this.#batches++;
+      this.#lastBatchSeq = outcome.batch!.seq;
+    }
     if (outcome.batch !== null) this.#leased.add(outcome.batch.seq);
     return outcome.batch;
   }
@@ -458,6 +521,7 @@ export class Queue extends EventEmitter<QueueEvents> {
       deadLetter: this.#deadLetter,
       lastSeq: this.#lastSeq,
       corruptRecovered: this.#corruptRecovered,
+      walLostFrames: this.#walLostFrames,
     };
   }
 
@@ -467,13 +531,24 @@ export class Queue extends EventEmitter<QueueEvents> {
     this.#closing = new Promise<void>((resolve, reject) => {
       this.#leased.clear();
       try {
+        let checkpointed = false;
         try {
-          this.#db.pragma('wal_checkpoint(TRUNCATE)');
+          const [result] = this.#db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number }>;
+          checkpointed = result?.busy === 0;
         } catch (err) {
           // Everything is committed already; the WAL is replayed on the next open.
           this.#logger.warn({ err, path: this.#options.path }, 'queue WAL checkpoint on close failed');
         }
+        const last = lastSequences(this.#db);
         this.#db.close();
+        // Only once the main file holds every seq may the ceiling come down to the last ones used.
+        if (checkpointed) {
+          try {
+            this.#ceiling.settle(last);
+          } catch (err) {
+            this.#logger.warn({ err, path: this.#ceiling.file }, 'queue seq ceiling not settled on close');
+          }
+        }
         resolve();
       } catch (err) {
         reject(err);
@@ -528,14 +603,26 @@ export class Queue extends EventEmitter<QueueEvents> {
       }
       outcome.queueFull += outcome.evicted + keep.filter((k) => !k).length;
     }
-    rows.forEach((row, i) => {
-      if (!keep[i]) return;
-      const info = this.#stmt.insert.run(now, row.dropClass, row.bytes, row.payload);
-      outcome.lastSeq = Number(info.lastInsertRowid);
-      outcome.accepted++;
-      outcome.depth++;
-      outcome.bytes += row.bytes;
-    });
+    const kept = keep.every(Boolean) ? rows : rows.filter((_, i) => keep[i]);
+    // INSERT_CHUNK rows per statement: one call into SQLite instead of one per record.
+    let at = 0;
+    for (; at + INSERT_CHUNK <= kept.length; at += INSERT_CHUNK) {
+      const params: Array<number | string> = [];
+      for (let i = at; i < at + INSERT_CHUNK; i++) {
+        const row = kept[i]!;
+        params.push(now, row.dropClass, row.bytes, row.payload);
+      }
+      outcome.lastSeq = Number(this.#stmt.insertChunk.run(params).lastInsertRowid);
+    }
+    for (; at < kept.length; at++) {
+      const row = kept[at]!;
+      outcome.lastSeq = Number(
+        this.#stmt.insert.run(now, row.dropClass, row.bytes, row.payload).lastInsertRowid,
+      );
+    }
+    for (const row of kept) outcome.bytes += row.bytes;
+    outcome.accepted += kept.length;
+    outcome.depth += kept.length;
     this.#countDropsInTx(outcome);
     return outcome;
   }
@@ -556,39 +643,24 @@ export class Queue extends EventEmitter<QueueEvents> {
       attempts: number;
     }>) {
       if (this.#leased.has(row.seq)) continue;
-      outcome.batch = {
-        seq: row.seq,
-        createdAt: row.created_at,
-        attempts: row.attempts,
-        records: [],
-        bytes: 0,
-      };
+      const rows = this.#stmt.batchRecords.raw().all(row.seq) as StoredRow[];
+      outcome.batch = toBatch(row.seq, row.created_at, row.attempts, rows);
       break;
     }
     if (outcome.batch === null) {
+      const rows = this.#stmt.pending.raw().all(Math.floor(limits.maxRecords)) as StoredRow[];
       let count = 0;
       let bytes = 0;
-      let last = 0;
-      for (const row of this.#stmt.pending.iterate() as Iterable<{ seq: number; bytes: number }>) {
-        if (count >= limits.maxRecords || (count > 0 && bytes + row.bytes > limits.maxBytes)) break;
+      for (const [, rowBytes] of rows) {
+        if (count > 0 && bytes + rowBytes > limits.maxBytes) break;
         count++;
-        bytes += row.bytes;
-        last = row.seq;
+        bytes += rowBytes;
       }
       if (count === 0) return outcome;
       const seq = Number(this.#stmt.insertBatch.run(now).lastInsertRowid);
-      this.#stmt.assignBatch.run(seq, last);
-      outcome.batch = { seq, createdAt: now, attempts: 0, records: [], bytes: 0 };
+      this.#stmt.assignBatch.run(seq, rows[count - 1]![0]);
+      outcome.batch = toBatch(seq, now, 0, count === rows.length ? rows : rows.slice(0, count));
       outcome.formed = true;
-    }
-    const batch = outcome.batch;
-    for (const row of this.#stmt.batchRecords.iterate(batch.seq) as Iterable<{
-      seq: number;
-      bytes: number;
-      payload: string;
-    }>) {
-      batch.records.push({ seq: row.seq, ...(JSON.parse(row.payload) as OutpostRecord) });
-      batch.bytes += row.bytes;
     }
     return outcome;
   }
@@ -605,6 +677,10 @@ export class Queue extends EventEmitter<QueueEvents> {
     const { maxAgeMs } = this.#options;
     if (maxAgeMs === undefined) return delta;
     const cutoff = now - maxAgeMs;
+    // Records enqueue in seq order, so the oldest pending one says whether any expired: the full
+    // look below runs only when one did.
+    const oldest = this.#stmt.oldestPending.get() as { enqueued_at: number } | undefined;
+    if (oldest === undefined || oldest.enqueued_at >= cutoff) return delta;
     const expired = this.#stmt.expiredTotals.get(cutoff) as { depth: number; bytes: number };
     if (expired.depth === 0) return delta;
     this.#stmt.deleteExpired.run(cutoff);
@@ -689,6 +765,13 @@ export class Queue extends EventEmitter<QueueEvents> {
         if (err.code === 'SQLITE_FULL') throw queueDiskFull(this.#options.path, operation, err);
         if (err.code.startsWith('SQLITE_IOERR')) throw queueIoError(this.#options.path, operation, err);
       }
+      // The seq ceiling file is written with plain fs calls.
+      const errno =
+        (err as NodeJS.ErrnoException | null)?.syscall === undefined
+          ? undefined
+          : (err as NodeJS.ErrnoException).code;
+      if (errno === 'ENOSPC' || errno === 'EDQUOT') throw queueDiskFull(this.#options.path, operation, err);
+      if (errno !== undefined) throw queueIoError(this.#options.path, operation, err);
       throw err;
     }
   }
@@ -702,28 +785,31 @@ export class Queue extends EventEmitter<QueueEvents> {
 // would prepare a throwaway statement on every call.
 function prepare(db: Database.Database) {
   return {
-    syncFull: db.prepare('PRAGMA synchronous = FULL'),
     checkpointTruncate: db.prepare('PRAGMA wal_checkpoint(TRUNCATE)'),
     busyTimeoutZero: db.prepare('PRAGMA busy_timeout = 0'),
     busyTimeoutDefault: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`),
-    syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
     totals: db.prepare('SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records'),
     batchCount: db.prepare('SELECT count(*) AS n FROM batches'),
     deadLetterCount: db.prepare('SELECT count(*) AS n FROM dead_letter'),
-    lastSeq: db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'"),
     counter: db.prepare('SELECT value FROM counters WHERE name = ?'),
     addCounter: db.prepare(
       'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value',
     ),
     oldest: db.prepare('SELECT enqueued_at FROM records ORDER BY seq LIMIT 1'),
     insert: db.prepare('INSERT INTO records(enqueued_at, drop_class, bytes, payload) VALUES (?, ?, ?, ?)'),
-    pending: db.prepare('SELECT seq, bytes FROM records WHERE batch_seq IS NULL ORDER BY seq'),
+    insertChunk: db.prepare(
+      `INSERT INTO records(enqueued_at, drop_class, bytes, payload) VALUES ${Array(INSERT_CHUNK).fill('(?, ?, ?, ?)').join(', ')}`,
+    ),
+    pending: db.prepare(
+      'SELECT seq, bytes, payload FROM records WHERE batch_seq IS NULL ORDER BY seq LIMIT ?',
+    ),
     pendingByClass: db.prepare(
       'SELECT seq, bytes FROM records WHERE batch_seq IS NULL AND drop_class = ? ORDER BY seq',
     ),
     deletePendingByClass: db.prepare(
       'DELETE FROM records WHERE batch_seq IS NULL AND drop_class = ? AND seq <= ?',
     ),
+    oldestPending: db.prepare('SELECT enqueued_at FROM records WHERE batch_seq IS NULL ORDER BY seq LIMIT 1'),
     expiredTotals: db.prepare(
       'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE batch_seq IS NULL AND enqueued_at < ?',
     ),
@@ -768,6 +854,34 @@ function prepare(db: Database.Database) {
        SELECT seq, batch_seq, enqueued_at, bytes, payload, ?, ?, ?, ?, ? FROM records WHERE batch_seq = ?`,
     ),
   };
+}
+
+/**
+ * A leased batch. `records` are parsed on first use only: the sender splices `recordsJson`, each
+ * stored payload with its seq put in front, into the request body without parsing or serialising
+ * the records again. recordsJson is not enumerable, so a batch compares (and prints) as its fields.
+ */
+function toBatch(seq: number, createdAt: number, attempts: number, rows: StoredRow[]): Batch {
+  let bytes = 0;
+  const recordsJson = rows.map(([recordSeq, rowBytes, payload]) => {
+    bytes += rowBytes;
+    return `{"seq":${recordSeq},${payload.slice(1)}`;
+  });
+  const batch = { seq, bytes, createdAt, attempts } as Batch;
+  Object.defineProperty(batch, 'records', {
+    enumerable: true,
+    configurable: true,
+    get(): QueuedRecord[] {
+      const records = rows.map(([recordSeq, , payload]) => ({
+        seq: recordSeq,
+        ...(JSON.parse(payload) as OutpostRecord),
+      }));
+      Object.defineProperty(batch, 'records', { value: records, enumerable: true, writable: true });
+      return records;
+    },
+  });
+  Object.defineProperty(batch, 'recordsJson', { value: recordsJson, enumerable: false });
+  return batch;
 }
 
 // Only the record model's fields are stored, in a fixed order, so a payload's bytes do not depend

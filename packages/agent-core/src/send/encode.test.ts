@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import type { OutpostRecord } from '@outpost/plugin-sdk';
+import { pino } from 'pino';
 import { decompress } from 'zstd-napi';
+import { Queue } from '../queue/index.ts';
 import { encodeBatch } from './encode.ts';
 import type { SourceBatch } from './source.ts';
 
@@ -94,4 +100,31 @@ test('encode: fields the queue keeps beside a record stay off the wire, and a re
     decompress(encodeBatch(b, identity, { compression: 'zstd' }).body),
     decompress(encodeBatch(b, identity, { compression: 'zstd' }).body),
   );
+});
+
+test('encode: a batch leased from the queue splices its stored JSON to the same bytes as serialising it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-encode-'));
+  const queue = Queue.open({
+    path: join(dir, 'queue.db'),
+    maxBytes: 1e6,
+    policy: 'drop_oldest',
+    durability: 'normal',
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    const records = batch().records.map(({ seq: _, ...r }) => r) as OutpostRecord[];
+    queue.enqueue([...records, { ...records[1]!, attrs: { 'quote"d': 'ünï\n', n: -0.5, ok: false } }]);
+    const leased = queue.lease({ maxRecords: 10, maxBytes: 1e6 })!;
+    assert.equal(leased.recordsJson?.length, 3);
+    const spliced = encodeBatch(leased, identity, { compression: 'none' }).body;
+    const serialised = encodeBatch(
+      { seq: leased.seq, createdAt: leased.createdAt, bytes: leased.bytes, records: leased.records },
+      identity,
+      { compression: 'none' },
+    ).body;
+    assert.equal(spliced.toString('utf8'), serialised.toString('utf8'));
+  } finally {
+    await queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -20,12 +20,13 @@ export {
   type SenderOptions,
   type SenderStats,
 } from './sender.ts';
-export type {
-  BatchSource,
-  DeadLetterReason,
-  SourceBatch,
-  SourceRecord,
-  SourceStats,
+export {
+  type BatchSource,
+  type DeadLetterReason,
+  recordCount,
+  type SourceBatch,
+  type SourceRecord,
+  type SourceStats,
 } from './source.ts';
 export {
   HttpTransport,

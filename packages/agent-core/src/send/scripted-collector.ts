@@ -15,7 +15,7 @@ export interface SeenRequest {
   socketId: number;
 }
 
-/** Answers request `n` (1-based). `stall` never answers; `destroy` cuts the socket. */
+/** Answers request `n` (1-based), possibly later (a promise). `stall` never answers; `destroy` cuts the socket. */
 export type Step = { status: number; body?: unknown; headers?: Record<string, string> } | 'destroy' | 'stall';
 
 /**
@@ -25,11 +25,11 @@ export type Step = { status: number; body?: unknown; headers?: Record<string, st
 export class ScriptedCollector {
   readonly seen: SeenRequest[] = [];
   readonly #server: Server;
-  readonly #script: (n: number, json: unknown) => Step;
+  readonly #script: (n: number, json: unknown) => Step | Promise<Step>;
   readonly #stalled = new Set<ServerResponse>();
   #sockets = 0;
 
-  private constructor(script: (n: number, json: unknown) => Step) {
+  private constructor(script: (n: number, json: unknown) => Step | Promise<Step>) {
     this.#script = script;
     this.#server = createServer((req, res) => this.#handle(req, res));
     this.#server.on('connection', (socket) => {
@@ -38,7 +38,7 @@ export class ScriptedCollector {
     });
   }
 
-  static async start(script: (n: number, json: unknown) => Step): Promise<ScriptedCollector> {
+  static async start(script: (n: number, json: unknown) => Step | Promise<Step>): Promise<ScriptedCollector> {
     const collector = new ScriptedCollector(script);
     collector.#server.listen(0, '127.0.0.1');
     await once(collector.#server, 'listening');
@@ -75,7 +75,7 @@ export class ScriptedCollector {
       rawBytes: plain.length,
       socketId: (req.socket as unknown as { outpostId: number }).outpostId,
     });
-    const step = this.#script(n, json);
+    const step = await this.#script(n, json);
     if (step === 'destroy') {
       req.socket.destroy();
       return;

@@ -92,7 +92,7 @@ function makeSender(queue: BatchSource, url: string, overrides: Partial<SenderOp
   });
 }
 
-async function setup(script: (n: number, json: unknown) => Step) {
+async function setup(script: (n: number, json: unknown) => Step | Promise<Step>) {
   const collector = await ScriptedCollector.start(script);
   const file = tempQueuePath();
   const queue = openQueue(file);
@@ -476,4 +476,105 @@ queue.enqueue([{ kind: 'log', ts: 1, name: 'x', body: 'y', attrs: {}, source: 'l
     });
   });
   assert.equal(code, 0, stderr);
+});
+
+test('sender: with maxInFlight 3 three batches are posted at once and acks may come back in any order', async () => {
+  let release: () => void = () => {};
+  const allArrived = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const { collector, queue } = await setup(async (n, json) => {
+    if (n === 3) release();
+    // The first three wait until all three are at the collector; they are then answered last first.
+    if (n <= 3) {
+      await allArrived;
+      await new Promise((resolve) => setTimeout(resolve, (3 - n) * 20));
+    }
+    return n === 2
+      ? { status: 503, body: { error: { code: 'E_NOT_READY', message: 'busy' } } }
+      : accepted(json);
+  });
+  const transport = new HttpTransport({ url: collector.url, connections: 3 });
+  const sender = makeSender(queue, collector.url, { batchMaxRecords: 3, maxInFlight: 3, transport });
+  try {
+    queue.enqueue(metrics(9));
+    sender.start();
+    await waitFor('every batch acknowledged', () => queue.stats().depth === 0 && queue.stats().batches === 0);
+    assert.equal(collector.connections, 3, 'one connection per batch in flight');
+    const keys = collector.seen.map((r) => r.headers['idempotency-key']);
+    assert.equal(new Set(keys.slice(0, 3)).size, 3, 'three different batches were in flight together');
+    assert.deepEqual(keys.slice(3), [keys[1]], 'only the refused batch went again, under its own key');
+    assert.deepEqual(collector.seen[3]!.json, collector.seen[1]!.json, 'with the same body');
+    const cpus = collector.seen
+      .filter((r) => r.n !== 2)
+      .flatMap((r) => (r.json as Body).records.map((x) => x.attrs.cpu as number));
+    assert.deepEqual(
+      cpus.sort((a, b) => a - b),
+      [0, 1, 2, 3, 4, 5, 6, 7, 8],
+      'every record acknowledged exactly once',
+    );
+    const stats = sender.stats();
+    assert.equal(stats.batchesSent, 3);
+    assert.equal(stats.recordsSent, 9);
+    assert.equal(stats.retries, 1);
+  } finally {
+    await sender.close();
+    await queue.close();
+    await collector.close();
+  }
+});
+
+test('sender: close() with several batches in flight releases each of them', async () => {
+  const { collector, file, queue } = await setup(() => 'stall');
+  const transport = new HttpTransport({ url: collector.url, connections: 2 });
+  const sender = makeSender(queue, collector.url, { batchMaxRecords: 2, maxInFlight: 2, transport });
+  queue.enqueue(metrics(5));
+  sender.start();
+  await waitFor('two requests at the collector', () => collector.seen.length === 2);
+  await sender.close();
+  assert.equal(queue.stats().leased, 0, 'no lease outlives the sender');
+  await queue.close();
+  await collector.close();
+  const reopened = openQueue(file);
+  assert.equal(reopened.stats().depth, 5);
+  await reopened.close();
+});
+
+test('sender: a 409 for a reused batch seq dead-letters it with the cause and the way out', async () => {
+  const { collector, queue } = await setup((n, json) =>
+    n === 1
+      ? {
+          status: 409,
+          body: {
+            error: {
+              code: 'E_IDEMPOTENCY_CONFLICT',
+              message: 'Idempotency-Key "agt_test-1" was already used with a different body',
+            },
+          },
+        }
+      : accepted(json),
+  );
+  const { logger, lines } = capturingLogger();
+  const sender = makeSender(queue, collector.url, { logger });
+  try {
+    queue.enqueue(metrics(2));
+    sender.start();
+    await waitFor('the conflicting batch in the dead-letter table', () => queue.stats().deadLetter === 2);
+    const [dead] = queue.deadLetters();
+    assert.equal(dead?.status, 409);
+    assert.equal(dead?.code, 'E_IDEMPOTENCY_CONFLICT');
+    assert.match(dead!.message, /already stored a different batch under Idempotency-Key agt_test-\d+/);
+    assert.match(dead!.message, /agentctl queue dead-letter retry \d+/);
+    assert.ok(lines.some((l) => l.level === 50 && /used twice by this agent/.test(l.msg)));
+
+    assert.equal(queue.retryDeadLetter(dead!.batchSeq), 2);
+    await waitFor('the retried records acknowledged', () => queue.stats().depth === 0);
+    const retried = collector.seen[1]!;
+    assert.notEqual(retried.headers['idempotency-key'], collector.seen[0]!.headers['idempotency-key']);
+    assert.equal(sender.stats().recordsSent, 2);
+  } finally {
+    await sender.close();
+    await queue.close();
+    await collector.close();
+  }
 });

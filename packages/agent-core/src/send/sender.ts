@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { type Compression, type EncodedBatch, encodeBatch, type SendIdentity } from './encode.ts';
 import { badSendOption, senderClosed } from './errors.ts';
 import { RetryPolicy, type RetryPolicyOptions } from './retry-policy.ts';
-import type { BatchSource, DeadLetterReason, SourceBatch } from './source.ts';
+import { type BatchSource, type DeadLetterReason, recordCount, type SourceBatch } from './source.ts';
 import type { SendResult, Transport } from './transport.ts';
 
 export interface SenderOptions {
@@ -20,6 +20,12 @@ export interface SenderOptions {
   /** A policy shared with other callers (the fleet link's registration backoff), or its options. */
   retry?: RetryPolicy | RetryPolicyOptions;
   requestTimeoutMs: number;
+  /**
+   * Batches posted at the same time (default 1). Each holds its own lease and key, so acks may come
+   * back in any order; more than one keeps the agent forming the next batch while the collector
+   * stores the last one. The transport needs as many connections.
+   */
+  maxInFlight?: number;
   logger: Logger;
   now?: () => number;
 }
@@ -65,11 +71,13 @@ function positive(name: string, value: number, min: number, expected: string): n
 }
 
 /**
- * Moves batches from the source to the collector. One batch is in flight at a time: the collector
- * then sees batches in seq order, a retry never races a newer batch, and a slow-down hint is a
- * plain delay between sends. A batch leaves the source only when the collector acknowledged it or
- * refused it for good (dead letter); any other outcome, including close() aborting the request,
- * releases it to be sent again with the same seq and Idempotency-Key.
+ * Moves batches from the source to the collector, up to maxInFlight at a time. Each batch in flight
+ * holds its own lease and Idempotency-Key, so the collector may store them in any order and a retry
+ * can never be confused with another batch. After a failure no new batch starts until the backoff
+ * (or Retry-After) has passed; a slow-down hint is a minimum delay between the starts of two sends.
+ * A batch leaves the source only when the collector acknowledged it or refused it for good (dead
+ * letter); any other outcome, including close() aborting the request, releases it to be sent again
+ * with the same seq and Idempotency-Key.
  */
 export class Sender {
   readonly #source: BatchSource;
@@ -81,6 +89,7 @@ export class Sender {
   readonly #compression: Compression;
   readonly #policy: RetryPolicy;
   readonly #timeoutMs: number;
+  readonly #maxInFlight: number;
   readonly #log: Logger;
   readonly #now: () => number;
 
@@ -96,7 +105,11 @@ export class Sender {
 
   /** Set when the source had nothing to lease; cleared by new records or a released batch. */
   #drained = false;
-  #inFlight: SourceBatch | null = null;
+  readonly #inFlight = new Map<number, Promise<void>>();
+  /** Records and bytes of the batches in flight: the source's depth and bytes count them too. */
+  #inFlightRecords = 0;
+  #inFlightBytes = 0;
+  #renewing: Promise<void> | null = null;
   #pendingSince: number | null = null;
   #minIntervalMs: number | null = null;
   #lastAttemptAt: number | null = null;
@@ -104,8 +117,8 @@ export class Sender {
   /** Drives the backoff window; unlike consecutiveFailures, a dead letter resets it. */
   #backoffAttempt = 0;
   #unauthorizedInARow = 0;
-  /** The body of the batch being retried: identical bytes under one key, even if labels changed. */
-  #encoded: { seq: number; agentId: string; batch: EncodedBatch } | null = null;
+  /** Bodies of batches that may be retried: identical bytes under one key, even if labels changed. */
+  readonly #encoded = new Map<number, { agentId: string; batch: EncodedBatch }>();
 
   readonly #stats: SenderStats = {
     batchesSent: 0,
@@ -140,6 +153,9 @@ export class Sender {
     };
     this.#maxWaitMs = positive('batchMaxWaitMs', options.batchMaxWaitMs, 0, 'a number of ms of at least 0');
     this.#timeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs, 1, 'a number of ms above 0');
+    this.#maxInFlight = Math.floor(
+      positive('maxInFlight', options.maxInFlight ?? 1, 1, 'a count of at least 1'),
+    );
     if (options.compression !== 'zstd' && options.compression !== 'none') {
       throw badSendOption('compression', options.compression, '"zstd" or "none"');
     }
@@ -218,7 +234,7 @@ export class Sender {
           resolve();
         };
         const check = (): void => {
-          if ((this.#drained && this.#inFlight === null) || this.#stop.signal.aborted) finish();
+          if ((this.#drained && this.#inFlight.size === 0) || this.#stop.signal.aborted) finish();
         };
         // Not unref'd: the caller awaits this flush (often the last thing before exit), and the
         // wait is bounded by its own deadline.
@@ -263,21 +279,35 @@ export class Sender {
       let wait: number | null;
       try {
         wait = this.#plan();
-        if (wait === 0) await this.#sendOne();
+        if (wait === 0) {
+          if (this.#identity() === null) {
+            await this.#renewCredentials('the agent has no credentials yet');
+            if (this.#identity() === null) this.#scheduleRetry();
+          } else {
+            this.#startSend();
+          }
+        }
       } catch (err) {
         // The source itself failed (disk full, closed under us): note it and back off rather than spin.
-        const message = `sender: the queue failed: ${(err as Error).message}`;
-        this.#noteError({ message });
-        this.#log.error({ err }, message);
-        wait = this.#scheduleRetry();
+        wait = this.#queueFailed(err);
       }
       this.#notifyProgress();
       if (wait !== 0 && !this.#stop.signal.aborted) await this.#sleep(wait);
     }
+    // Aborted sends settle quickly (their batches are released); a finished flush lets the rest end.
+    await Promise.allSettled([...this.#inFlight.values()]);
   }
 
-  /** 0 to send now, a number of ms to wait, or null to wait for new records. */
+  #queueFailed(err: unknown): number {
+    const message = `sender: the queue failed: ${(err as Error).message}`;
+    this.#noteError({ message });
+    this.#log.error({ err }, message);
+    return this.#scheduleRetry();
+  }
+
+  /** 0 to send now, a number of ms to wait, or null to wait for new records or a send to end. */
   #plan(): number | null {
+    if (this.#inFlight.size >= this.#maxInFlight) return null;
     // Set when the last look found nothing leasable; new records, a release or a flush clear it.
     if (this.#drained) return null;
     const now = this.#now();
@@ -290,12 +320,18 @@ export class Sender {
     const retryAt = this.#stats.nextRetryAt;
     if (retryAt !== null && retryAt > now) return retryAt - now;
     this.#pendingSince ??= now;
+    const waiting = s.depth - this.#inFlightRecords;
+    if (waiting <= 0 && s.batches <= s.leased) {
+      // Everything stored is in flight: the next news is an ack, a release or new records.
+      this.#drained = true;
+      return null;
+    }
     if (
       !(
         this.#flushes > 0 ||
         s.batches > s.leased ||
-        s.depth >= this.#limits.maxRecords ||
-        s.bytes >= this.#limits.maxBytes
+        waiting >= this.#limits.maxRecords ||
+        s.bytes - this.#inFlightBytes >= this.#limits.maxBytes
       )
     ) {
       // oldestTs is when the oldest record was enqueued, possibly before a restart.
@@ -310,26 +346,20 @@ export class Sender {
     return 0;
   }
 
-  async #sendOne(): Promise<void> {
-    const identity = this.#identity();
-    if (identity === null) {
-      await this.#renewCredentials('the agent has no credentials yet');
-      if (this.#identity() === null) this.#scheduleRetry();
-      return;
-    }
+  /** Leases and encodes the next batch and posts it without waiting for the answer. */
+  #startSend(): void {
+    const identity = this.#identity()!;
     const batch = this.#source.lease(this.#limits);
     if (batch === null) {
-      // Records are counted but none can be leased (another lease holds them): wait for news.
+      // Records are counted but none can be leased (other leases hold them): wait for news.
       this.#drained = true;
       return;
     }
-    this.#inFlight = batch;
     let encoded: EncodedBatch;
     try {
       encoded = this.#encode(batch, identity);
     } catch (err) {
       // Resending the same records cannot encode any better; holding the batch would stop the queue.
-      this.#inFlight = null;
       this.#deadLetter(batch, {
         code: 'E_SEND_ENCODE',
         message: `batch ${batch.seq} cannot be encoded: ${(err as Error).message}`,
@@ -339,6 +369,19 @@ export class Sender {
     if (this.#lastFailedSeq === batch.seq || (batch.attempts ?? 0) > 0) this.#stats.retries += 1;
     this.#lastAttemptAt = this.#now();
     this.#stats.nextRetryAt = null;
+    this.#inFlightRecords += recordCount(batch);
+    this.#inFlightBytes += batch.bytes;
+    const delivery = this.#deliver(batch, encoded, identity).finally(() => {
+      this.#inFlight.delete(batch.seq);
+      this.#inFlightRecords -= recordCount(batch);
+      this.#inFlightBytes -= batch.bytes;
+      this.#wake();
+      this.#notifyProgress();
+    });
+    this.#inFlight.set(batch.seq, delivery);
+  }
+
+  async #deliver(batch: SourceBatch, encoded: EncodedBatch, identity: SendIdentity): Promise<void> {
     let result: SendResult;
     try {
       result = await this.#transport.send(
@@ -349,7 +392,7 @@ export class Sender {
       result = { type: 'retryable', reason: `transport failed: ${(err as Error).message}` };
     }
     try {
-      this.#settle(batch, encoded, result);
+      this.#settle(batch, encoded, result, identity);
     } catch (err) {
       // ack/deadLetter failed: hand the batch back so it is not stuck leased; a resend after an
       // acknowledged post is answered from the collector's idempotency store.
@@ -359,47 +402,51 @@ export class Sender {
       } catch {
         // The source is gone; its lease returns to pending when it is opened again.
       }
-      throw err;
+      this.#queueFailed(err);
+      return;
     }
-    if (result.type === 'unauthorized' && !this.#stop.signal.aborted) {
+    const stale = this.#identity()?.secret !== identity.secret;
+    if (result.type === 'unauthorized' && !stale && !this.#stop.signal.aborted) {
       await this.#renewCredentials(`the collector answered ${result.status} to batch ${batch.seq}`);
     }
   }
 
   #encode(batch: SourceBatch, identity: SendIdentity): EncodedBatch {
-    const cached = this.#encoded;
-    if (cached && cached.seq === batch.seq && cached.agentId === identity.agentId) return cached.batch;
+    const cached = this.#encoded.get(batch.seq);
+    if (cached && cached.agentId === identity.agentId) return cached.batch;
     const encoded = encodeBatch(batch, identity, { compression: this.#compression });
-    this.#encoded = { seq: batch.seq, agentId: identity.agentId, batch: encoded };
+    // Released batches are leased again before new ones form, so only the few last sent are kept.
+    if (this.#encoded.size >= this.#maxInFlight * 2) {
+      this.#encoded.delete(this.#encoded.keys().next().value as number);
+    }
+    this.#encoded.set(batch.seq, { agentId: identity.agentId, batch: encoded });
     return encoded;
   }
 
   /** Applies one outcome to the source and the stats; the batch is never left leased. */
-  #settle(batch: SourceBatch, encoded: EncodedBatch, result: SendResult): void {
-    this.#inFlight = null;
+  #settle(batch: SourceBatch, encoded: EncodedBatch, result: SendResult, identity: SendIdentity): void {
     const seq = batch.seq;
     const now = this.#now();
     switch (result.type) {
       case 'success': {
         this.#source.ack(seq);
-        this.#encoded = null;
+        this.#encoded.delete(seq);
         this.#lastFailedSeq = null;
         this.#backoffAttempt = 0;
         this.#unauthorizedInARow = 0;
         this.#pendingSince = null;
         Object.assign(this.#stats, {
           batchesSent: this.#stats.batchesSent + 1,
-          recordsSent: this.#stats.recordsSent + batch.records.length,
+          recordsSent: this.#stats.recordsSent + recordCount(batch),
           bytesRaw: this.#stats.bytesRaw + encoded.rawBytes,
           bytesSent: this.#stats.bytesSent + encoded.body.length,
           lastSendAt: now,
           consecutiveFailures: 0,
-          nextRetryAt: null,
         });
         this.#log.debug(
           {
             batchSeq: seq,
-            records: batch.records.length,
+            records: recordCount(batch),
             bytes: encoded.body.length,
             status: result.status,
           },
@@ -408,12 +455,19 @@ export class Sender {
         return;
       }
       case 'permanent': {
-        this.#deadLetter(batch, { code: result.code, message: result.message, status: result.status });
+        this.#deadLetter(
+          batch,
+          result.status === 409
+            ? seqConflict(seq, encoded.idempotencyKey, result)
+            : { code: result.code, message: result.message, status: result.status },
+        );
         return;
       }
       case 'unauthorized': {
         this.#source.release(seq);
         this.#drained = false;
+        // Batches sent with the old secret before a renewal come back 401 too: not a new failure.
+        if (this.#identity()?.secret !== identity.secret) return;
         this.#lastFailedSeq = seq;
         this.#unauthorizedInARow += 1;
         this.#failedAttempt({
@@ -451,15 +505,15 @@ export class Sender {
 
   #deadLetter(batch: SourceBatch, reason: DeadLetterReason): void {
     this.#source.deadLetter(batch.seq, reason);
-    this.#encoded = null;
+    this.#encoded.delete(batch.seq);
     this.#lastFailedSeq = null;
     this.#backoffAttempt = 0;
     this.#stats.deadLettered += 1;
     this.#failedAttempt(reason);
     const status = reason.status === undefined ? '' : `${reason.status} `;
     this.#log.error(
-      { batchSeq: batch.seq, records: batch.records.length, status: reason.status, code: reason.code },
-      `sender: batch ${batch.seq} refused for good (${status}${reason.code}: ${reason.message}); its ${batch.records.length} records are in the queue's dead-letter table`,
+      { batchSeq: batch.seq, records: recordCount(batch), status: reason.status, code: reason.code },
+      `sender: batch ${batch.seq} refused for good (${status}${reason.code}: ${reason.message}); its ${recordCount(batch)} records are in the queue's dead-letter table`,
     );
   }
 
@@ -481,7 +535,15 @@ export class Sender {
     return delay;
   }
 
-  async #renewCredentials(why: string): Promise<void> {
+  /** One renewal at a time: batches in flight that all come back 401 share it. */
+  #renewCredentials(why: string): Promise<void> {
+    this.#renewing ??= this.#renew(why).finally(() => {
+      this.#renewing = null;
+    });
+    return this.#renewing;
+  }
+
+  async #renew(why: string): Promise<void> {
     this.#log.info(`sender: ${why}; renewing credentials`);
     const signal = this.#stop.signal;
     let onAbort = (): void => {};
@@ -518,4 +580,24 @@ export class Sender {
       }
     });
   }
+}
+
+/**
+ * 409: the collector holds another body under this batch's key, so this agent numbered two
+ * different batches alike — its queue file was lost, replaced or restored from a backup. Resending
+ * cannot help; the records are kept, and a dead-letter retry sends them under a new batch seq.
+ */
+function seqConflict(
+  seq: number,
+  key: string,
+  result: { status: number; code: string; message: string },
+): DeadLetterReason {
+  return {
+    code: result.code,
+    status: result.status,
+    message:
+      `the collector already stored a different batch under Idempotency-Key ${key}: batch seq ${seq} ` +
+      'was used twice by this agent (its queue file was lost, replaced or restored from a backup). ' +
+      `Nothing of this batch was stored; \`agentctl queue dead-letter retry ${seq}\` sends it again under a new batch seq`,
+  };
 }

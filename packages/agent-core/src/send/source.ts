@@ -20,6 +20,12 @@ export interface SourceRecord {
 export interface SourceBatch {
   seq: number;
   records: readonly SourceRecord[];
+  /**
+   * The same records already serialised as the wire carries them (`{"seq":…,"kind":…,…}`, fields in
+   * the record model's order), when the source keeps them so: the encoder then splices these
+   * instead of serialising `records`, which it does not touch.
+   */
+  recordsJson?: readonly string[];
   bytes: number;
   createdAt: number;
   /** Earlier attempts that ended without an ack, across restarts, when the source counts them. */
@@ -52,4 +58,9 @@ export interface BatchSource {
   stats(): SourceStats;
   on(event: 'enqueued', listener: (count: number) => void): unknown;
   off(event: 'enqueued', listener: (count: number) => void): unknown;
+}
+
+/** Records in a batch, without parsing them when the source keeps them serialised. */
+export function recordCount(batch: SourceBatch): number {
+  return batch.recordsJson?.length ?? batch.records.length;
 }

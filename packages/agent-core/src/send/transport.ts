@@ -36,6 +36,8 @@ export interface HttpTransportOptions {
   /** How long an idle connection stays open for the next batch. */
   keepAliveTimeoutMs?: number;
   connectTimeoutMs?: number;
+  /** Keep-alive connections to the collector: one per batch the sender may have in flight. */
+  connections?: number;
   /** Connection-level faults are logged at debug; the sender logs each outcome. */
   logger?: Logger;
   now?: () => number;
@@ -86,8 +88,8 @@ function errorAnswer(text: string): { code?: string; message?: string } {
 }
 
 /**
- * Posts batches to one collector over a single keep-alive connection (one batch is in flight at a
- * time, so more connections would only sit idle).
+ * Posts batches to one collector over keep-alive connections, one per batch in flight (HTTP/1.1
+ * pipelining would make a slow answer hold up the ones behind it).
  */
 export class HttpTransport implements Transport {
   readonly #pool: Pool;
@@ -114,7 +116,7 @@ export class HttpTransport implements Transport {
     this.#now = options.now ?? Date.now;
     this.#log = options.logger;
     this.#pool = new Pool(url.origin, {
-      connections: 1,
+      connections: options.connections ?? 1,
       keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
       connect: { timeout: options.connectTimeoutMs ?? 10_000 },
     });

@@ -39,6 +39,13 @@ export interface AgentSnapshot {
   }>;
   /** Records the queue refused, by reason (queue_full, disk_full, io_error), and pushed by agentctl emit. */
   accept: { refused: Record<string, number>; pushed: number };
+  /** The processor chain, stage by stage. */
+  pipeline?: Array<{ stage: string; type: string; in: number; out: number; dropped: number; errors: number }>;
+  guard?: {
+    limits: { cpuPercent: number | null; memoryBytes: number | null };
+    level: number;
+    actions: Record<string, number>;
+  } | null;
 }
 
 export interface AgentTelemetryOptions {
@@ -152,6 +159,51 @@ export class AgentTelemetry {
       'Records pushed into the queue from the host (agentctl emit)',
       [],
       (s) => s.accept.pushed,
+    );
+
+    const stages = (s: AgentSnapshot) => s.pipeline ?? [];
+    counter('stage_records_in_total', 'Records into each processor stage', ['stage', 'type'], (s) =>
+      stages(s).map((p) => [{ stage: p.stage, type: p.type }, p.in]),
+    );
+    counter('stage_records_out_total', 'Records out of each processor stage', ['stage', 'type'], (s) =>
+      stages(s).map((p) => [{ stage: p.stage, type: p.type }, p.out]),
+    );
+    counter(
+      'stage_records_dropped_total',
+      'Records a stage removed on purpose (filter, sample, rate_limit)',
+      ['stage', 'type'],
+      (s) => stages(s).map((p) => [{ stage: p.stage, type: p.type }, p.dropped]),
+    );
+    counter(
+      'stage_errors_total',
+      'Unparsable records (kept, flagged) and failed plugin calls (records passed through), by stage',
+      ['stage', 'type'],
+      (s) => stages(s).map((p) => [{ stage: p.stage, type: p.type }, p.errors]),
+    );
+
+    gauge(
+      'guard_level',
+      'Resource guard step: 0 normal, 1 inputs at 1/2 speed, 2 at 1/4, 3 also the heaviest plugin paused',
+      [],
+      (s) => s.guard?.level ?? null,
+    );
+    counter(
+      'guard_actions_total',
+      'Load-shedding steps taken and undone by the resource guard',
+      ['action'],
+      (s) => Object.entries(s.guard?.actions ?? {}).map(([action, n]) => [{ action }, n]),
+    );
+    gauge(
+      'guard_limit_cpu_percent',
+      "The guard's CPU limit, percent of one core (0: none)",
+      [],
+      (s) => s.guard?.limits.cpuPercent ?? null,
+    );
+    gauge(
+      'guard_limit_memory_bytes',
+      "The guard's RSS limit (0: none)",
+      [],
+      (s) => s.guard?.limits.memoryBytes ?? null,
     );
 
     gauge('queue_records', 'Records in the queue, pending or in a batch', [], (s) => s.queue.depth);

@@ -269,3 +269,52 @@ test('telemetry: a running agent serves its metrics on the control socket and on
   await agent.close();
   await assert.rejects(fetch(url));
 });
+
+test('telemetry: per-stage records in/out/dropped/errors and the resource guard', async () => {
+  const telemetry = new AgentTelemetry({
+    snapshot: () =>
+      snapshot({
+        pipeline: [
+          { stage: 'drop-debug', type: 'filter', in: 100, out: 60, dropped: 40, errors: 0 },
+          { stage: 'parse', type: 'parse', in: 60, out: 60, dropped: 0, errors: 3 },
+        ],
+        guard: {
+          limits: { cpuPercent: 15, memoryBytes: null },
+          level: 2,
+          actions: { slow_inputs: 2, restore_inputs: 0, pause_plugin: 0, resume_plugins: 0 },
+        },
+      }),
+  });
+  const text = await telemetry.metrics();
+  assert.deepEqual(samples(text, 'outpost_agent_stage_records_in_total'), [
+    'outpost_agent_stage_records_in_total{stage="drop-debug",type="filter"} 100',
+    'outpost_agent_stage_records_in_total{stage="parse",type="parse"} 60',
+  ]);
+  assert.deepEqual(samples(text, 'outpost_agent_stage_records_dropped_total'), [
+    'outpost_agent_stage_records_dropped_total{stage="drop-debug",type="filter"} 40',
+    'outpost_agent_stage_records_dropped_total{stage="parse",type="parse"} 0',
+  ]);
+  assert.ok(
+    samples(text, 'outpost_agent_stage_records_out_total').includes(
+      'outpost_agent_stage_records_out_total{stage="drop-debug",type="filter"} 60',
+    ),
+  );
+  assert.ok(
+    samples(text, 'outpost_agent_stage_errors_total').includes(
+      'outpost_agent_stage_errors_total{stage="parse",type="parse"} 3',
+    ),
+  );
+  assert.deepEqual(samples(text, 'outpost_agent_guard_level'), ['outpost_agent_guard_level 2']);
+  assert.ok(
+    samples(text, 'outpost_agent_guard_actions_total').includes(
+      'outpost_agent_guard_actions_total{action="slow_inputs"} 2',
+    ),
+  );
+  assert.deepEqual(samples(text, 'outpost_agent_guard_limit_cpu_percent'), [
+    'outpost_agent_guard_limit_cpu_percent 15',
+  ]);
+  // prom-client shows an unset gauge without labels as 0: the documented "no limit".
+  assert.deepEqual(samples(text, 'outpost_agent_guard_limit_memory_bytes'), [
+    'outpost_agent_guard_limit_memory_bytes 0',
+  ]);
+});

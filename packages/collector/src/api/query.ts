@@ -1,11 +1,53 @@
-import { RECORD_KINDS, type RecordKind, type RecordPosition, type RecordQuery } from '../store/index.ts';
+import {
+  RECORD_KINDS,
+  type RecordKind,
+  type RecordPosition,
+  type RecordQuery,
+  type RollupPosition,
+} from '../store/index.ts';
 import { badQuery } from './errors.ts';
 
 export const DEFAULT_LIMIT = 1000;
 export const MAX_LIMIT = 10_000;
 
-const METRIC_PARAMS = ['agent', 'name', 'from', 'to', 'limit', 'after'];
-const RECORD_PARAMS = [...METRIC_PARAMS, 'kind'];
+const COMMON_PARAMS = ['agent', 'name', 'from', 'to', 'limit', 'after'];
+const METRIC_PARAMS = [...COMMON_PARAMS, 'resolution'];
+const RECORD_PARAMS = [...COMMON_PARAMS, 'kind'];
+
+export const RESOLUTIONS = ['raw', 'hour', 'auto'] as const;
+export type Resolution = (typeof RESOLUTIONS)[number];
+
+/** GET /api/v1/metrics: the record filter, the resolution, and where the previous page ended. */
+export interface MetricQuery {
+  filter: Omit<RecordQuery, 'after' | 'kind'>;
+  resolution: Resolution;
+  after?: { raw: RecordPosition } | { hour: RollupPosition } | undefined;
+}
+
+/** Like parseRecordQuery, plus `resolution` (default raw) and cursors into hourly rollups. */
+export function parseMetricQuery(query: unknown): MetricQuery {
+  const {
+    resolution: resolutionValue,
+    after: afterValue,
+    ...rest
+  } = (query ?? {}) as Record<string, unknown>;
+  const { after: _none, kind: _metric, ...filter } = parseRecordQuery(rest, 'metric');
+  if (resolutionValue !== undefined && !(RESOLUTIONS as readonly unknown[]).includes(resolutionValue)) {
+    throw badQuery(
+      `resolution: expected one of ${RESOLUTIONS.join(', ')}, received "${String(resolutionValue)}"`,
+    );
+  }
+  const resolution = (resolutionValue as Resolution | undefined) ?? 'raw';
+  if (afterValue === undefined) return { filter, resolution };
+  if (typeof afterValue !== 'string' || afterValue === '') throw badQuery('after: give one cursor');
+  const hour = decodeRollupCursor(afterValue);
+  if (hour !== undefined) {
+    if (resolution === 'raw') throw badQuery('after: an hourly cursor; pass resolution=hour or auto');
+    return { filter, resolution, after: { hour } };
+  }
+  if (resolution === 'hour') throw badQuery('after: a raw cursor; pass resolution=raw or auto');
+  return { filter, resolution, after: { raw: decodeCursor(afterValue) } };
+}
 
 /**
  * Parses the read-back query string. Unknown parameters are refused: a misspelt filter such as
@@ -68,6 +110,20 @@ export function parseRecordQuery(query: unknown, forKind: 'metric' | 'any'): Rec
 /** Opaque to clients: the (ts, id) of the last record of a page. */
 export function encodeCursor(position: RecordPosition): string {
   return Buffer.from(`${position.ts}:${position.id}`).toString('base64url');
+}
+
+/** Opaque to clients like the raw one; the "h:" prefix tells the two apart. */
+export function encodeRollupCursor(position: RollupPosition): string {
+  return Buffer.from(`h:${position.hour}:${position.id}`).toString('base64url');
+}
+
+function decodeRollupCursor(cursor: string): RollupPosition | undefined {
+  const match = /^h:(-?\d+):(\d+)$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  if (!match) return undefined;
+  const hour = Number(match[1]);
+  const id = Number(match[2]);
+  if (!Number.isSafeInteger(hour) || !Number.isSafeInteger(id)) return undefined;
+  return { hour, id };
 }
 
 function decodeCursor(cursor: string): RecordPosition {

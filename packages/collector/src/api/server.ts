@@ -17,6 +17,7 @@ import {
   unauthorized,
 } from '../auth/index.ts';
 import type { CollectorLimits } from '../config/index.ts';
+import { fleetHeartbeat, registerAgent } from '../fleet/index.ts';
 import {
   badBody,
   checkIdempotencyKey,
@@ -24,10 +25,11 @@ import {
   decodeBody,
   ingestBatch,
   recordHeartbeat,
-  registerAgent,
 } from '../ingest/index.ts';
-import type { Store, StoredAgent, StoredRecord } from '../store/index.ts';
+import type { Store, StoredRecord } from '../store/index.ts';
 import { CollectorTelemetry } from '../telemetry/index.ts';
+import { registerStatusPage } from '../web/index.ts';
+import { type AlertHooks, registerAlertRoutes } from './alert-routes.ts';
 import {
   errorBody,
   notFound,
@@ -36,7 +38,9 @@ import {
   toErrorReply,
   writeClientError,
 } from './errors.ts';
-import { encodeCursor, parseRecordQuery } from './query.ts';
+import { registerFleetRoutes } from './fleet-routes.ts';
+import { readMetrics } from './metrics-read.ts';
+import { encodeCursor, parseMetricQuery, parseRecordQuery } from './query.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -48,6 +52,10 @@ export interface ApiOptions {
   isClosing: () => boolean;
   /** The database file, for outpost_collector_storage_bytes on /metrics. */
   storageFile?: string | undefined;
+  /** Addresses or CIDRs whose X-Forwarded-* headers are believed (server.trusted_proxies). */
+  trustedProxies?: readonly string[] | undefined;
+  /** Alerting and forwarding: evaluation after ingest commits, their self-metrics. */
+  alertHooks?: AlertHooks | undefined;
 }
 
 interface Authenticated {
@@ -70,6 +78,8 @@ export function buildApi(options: ApiOptions): Api {
     // Per-request lines at info would flood the log with a fleet's heartbeats; see onResponse.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: limits.maxBodyBytes,
+    // X-Forwarded-For from anyone else is ignored: a client could otherwise pose as any address.
+    trustProxy: options.trustedProxies?.length ? [...options.trustedProxies] : false,
     // Fastify's own 503 body does not follow the error shape; the onRequest hook below answers instead.
     return503OnClosing: false,
     clientErrorHandler: writeClientError,
@@ -84,6 +94,7 @@ export function buildApi(options: ApiOptions): Api {
     offlineAfterMs: options.offlineAfterMs,
     storageFile: options.storageFile,
   });
+  options.alertHooks?.registerMetrics?.(telemetry.registry);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, raw, done) => {
@@ -152,7 +163,13 @@ export function buildApi(options: ApiOptions): Api {
   const authenticateAdmin = async (request: FastifyRequest) => {
     const token = parseBearer(request.headers.authorization);
     if (token === undefined) throw unauthorized('missing Authorization: Bearer <adminToken>');
-    if (!tokenMatches(token, tokens.adminToken)) throw unauthorized('wrong admin token');
+    if (!tokenMatches(token, tokens.adminToken)) {
+      throw unauthorized(
+        /^agt_[^.]+\./.test(token)
+          ? 'wrong admin token: agent credentials are not accepted here, this route needs the admin token'
+          : 'wrong admin token',
+      );
+    }
   };
 
   const bodyOf = (request: FastifyRequest): DecodedBody => {
@@ -170,14 +187,14 @@ export function buildApi(options: ApiOptions): Api {
   });
 
   app.post('/api/v1/agent/heartbeat', { onRequest: authenticateAgent }, async (request) => {
-    const answer = await recordHeartbeat(
-      store,
-      authenticated.get(request)!.agentId,
-      bodyOf(request).value,
-      Date.now(),
-    );
+    const agentId = authenticated.get(request)!.agentId;
+    const now = Date.now();
+    const body = bodyOf(request).value;
+    const answer = await recordHeartbeat(store, agentId, body, now);
+    const version = (body as { version: string }).version;
+    const fleet = await fleetHeartbeat(store, agentId, { version, address: request.ip }, now);
     telemetry.observeHeartbeat();
-    return answer;
+    return { ...answer, ...fleet };
   });
 
   app.post(
@@ -194,6 +211,8 @@ export function buildApi(options: ApiOptions): Api {
         now: Date.now(),
       });
       telemetry.observeIngest({ ...result, accepted: result.response.accepted });
+      // After the commit, and without waiting: the agent's answer never waits on alerting.
+      if (!result.replayed) options.alertHooks?.afterIngest?.();
       if (result.replayed) void reply.header('Idempotent-Replayed', 'true');
       if (result.duplicates > 0) {
         request.log.warn(
@@ -205,34 +224,14 @@ export function buildApi(options: ApiOptions): Api {
     },
   );
 
-  const agentView = (agent: StoredAgent, now: number) => ({
-    id: agent.id,
-    hostname: agent.hostname,
-    labels: agent.labels,
-    version: agent.version,
-    registeredAt: agent.registeredAt,
-    lastHeartbeatAt: agent.lastHeartbeatAt,
-    state:
-      agent.lastHeartbeatAt !== null && now - agent.lastHeartbeatAt <= options.offlineAfterMs
-        ? 'online'
-        : 'offline',
-    status: agent.status,
+  registerFleetRoutes(app, {
+    store,
+    offlineAfterMs: options.offlineAfterMs,
+    authenticateAgent,
+    authenticateAdmin,
+    agentIdOf: (request) => authenticated.get(request)!.agentId,
+    bodyOf: (request) => bodyOf(request).value,
   });
-
-  app.get('/api/v1/agents', { onRequest: authenticateAdmin }, async () => {
-    const now = Date.now();
-    return { agents: (await store.listAgents()).map((agent) => agentView(agent, now)) };
-  });
-
-  app.get<{ Params: { id: string } }>(
-    '/api/v1/agents/:id',
-    { onRequest: authenticateAdmin },
-    async (request) => {
-      const agent = await store.getAgent(request.params.id);
-      if (!agent) throw notFound(`agent ${request.params.id} not found`);
-      return agentView(agent, Date.now());
-    },
-  );
 
   // The cursor of the last item even on the last page, so a client can also tail new data with it.
   const nextCursor = (records: StoredRecord[]) => {
@@ -240,23 +239,9 @@ export function buildApi(options: ApiOptions): Api {
     return last ? encodeCursor(last) : null;
   };
 
-  app.get('/api/v1/metrics', { onRequest: authenticateAdmin }, async (request) => {
-    const page = await store.queryRecords(parseRecordQuery(request.query, 'metric'));
-    return {
-      metrics: page.records.map((r) => ({
-        agentId: r.agentId,
-        seq: r.seq,
-        ts: r.ts,
-        name: r.name,
-        value: r.value,
-        unit: r.unit,
-        attrs: r.attrs,
-        source: r.source,
-      })),
-      next: nextCursor(page.records),
-      more: page.more,
-    };
-  });
+  app.get('/api/v1/metrics', { onRequest: authenticateAdmin }, async (request) =>
+    readMetrics(store, parseMetricQuery(request.query)),
+  );
 
   app.get('/api/v1/records', { onRequest: authenticateAdmin }, async (request) => {
     const page = await store.queryRecords(parseRecordQuery(request.query, 'any'));
@@ -277,6 +262,9 @@ export function buildApi(options: ApiOptions): Api {
       more: page.more,
     };
   });
+
+  registerAlertRoutes(app, { store, authenticateAdmin, onChange: options.alertHooks?.onChange });
+  registerStatusPage(app);
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 

@@ -1,10 +1,11 @@
-import { Command, CommanderError } from 'commander';
-import { pino } from 'pino';
+import { Command, CommanderError, Option } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { createCollector } from '../collector.ts';
-import { type CollectorConfig, loadCollectorConfig } from '../config/index.ts';
+import { type CollectorConfig, LOG_FORMATS, LOG_LEVELS, loadCollectorConfig } from '../config/index.ts';
 import { isOutpostError } from '../errors.ts';
 import { registerServiceCommands } from '../service/index.ts';
+import { registerFleetCommands } from './commands/index.ts';
+import { createCollectorLogger } from './logger.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -15,6 +16,7 @@ interface ServeFlags {
   listen?: string;
   dataDir?: string;
   logLevel?: string;
+  logFormat?: string;
 }
 
 /**
@@ -35,12 +37,21 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .option('--config <file>', 'YAML config file')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:7410)')
     .option('--data-dir <dir>', 'where the database and token files live')
-    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent')
+    .addOption(new Option('--log-level <level>', 'overrides log.level from the config').choices(LOG_LEVELS))
+    .addOption(
+      new Option(
+        '--log-format <format>',
+        'overrides log.format from the config (default auto: pretty on a terminal, JSON otherwise)',
+      ).choices(LOG_FORMATS),
+    )
     .action(async (flags: ServeFlags) => {
       exitCode = await serve(flags);
     });
 
   registerServiceCommands(program, (code) => {
+    exitCode = code;
+  });
+  registerFleetCommands(program, (code) => {
     exitCode = code;
   });
 
@@ -58,14 +69,19 @@ async function serve(flags: ServeFlags): Promise<number> {
   try {
     config = await loadCollectorConfig({
       file: flags.config,
-      flags: { listen: flags.listen, dataDir: flags.dataDir, logLevel: flags.logLevel },
+      flags: {
+        listen: flags.listen,
+        dataDir: flags.dataDir,
+        logLevel: flags.logLevel,
+        logFormat: flags.logFormat,
+      },
     });
   } catch (err) {
     failLine(err);
     return isOutpostError(err, 'E_CONFIG_INVALID') ? EXIT_USAGE : EXIT_FAILURE;
   }
 
-  const logger = pino({ name: 'outpost-collector', level: config.log.level });
+  const logger = createCollectorLogger(config.log);
   const signalled = waitForSignal();
   let collector: Awaited<ReturnType<typeof createCollector>>;
   try {

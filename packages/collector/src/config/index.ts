@@ -4,9 +4,10 @@ export type {
   CollectorConfigFlags,
   CollectorLimits,
   LoadCollectorConfigOptions,
+  SinkConfig,
 } from './load.ts';
 export { loadCollectorConfig } from './load.ts';
-export type { LogLevel } from './schema.ts';
-export { LOG_LEVELS } from './schema.ts';
+export type { LogFormat, LogLevel } from './schema.ts';
+export { LOG_FORMATS, LOG_LEVELS } from './schema.ts';
 export type { ListenAddress } from './units.ts';
 export { formatListen, parseDuration, parseSize } from './units.ts';

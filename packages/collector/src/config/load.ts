@@ -5,10 +5,13 @@ import type { z } from 'zod';
 import { describeIssue, formatPath } from '../issues.ts';
 import { type ConfigProblem, configInvalid, configUnreadable } from './errors.ts';
 import {
+  DEFAULT_EVALUATE_INTERVAL_MS,
   DEFAULT_LIMITS,
   DEFAULT_LISTEN,
   DEFAULT_OFFLINE_AFTER_MS,
+  DEFAULT_RETENTION,
   knownKeys,
+  type LogFormat,
   type LogLevel,
   type RawConfig,
   rawConfigSchema,
@@ -32,15 +35,34 @@ export interface CollectorConfig {
   adminToken: string | undefined;
   limits: CollectorLimits;
   agents: { offlineAfterMs: number };
-  log: { level: LogLevel };
+  /** Only these peers' X-Forwarded-* headers are believed; empty: none. */
+  server: { trustedProxies: string[] };
+  log: { level: LogLevel; format: LogFormat };
+  alerts: { evaluateIntervalMs: number };
+  /** Raw records are kept for rawMs, hourly rollups for rollupsMs; the sweep runs every intervalMs. */
+  retention: { rawMs: number; rollupsMs: number; intervalMs: number };
+  forward: SinkConfig[];
   /** Absolute path of the YAML file read, if any. */
   configFile: string | undefined;
+}
+
+export interface SinkConfig {
+  name: string;
+  type: 'http' | 'otlp';
+  url: string;
+  headers: Record<string, string>;
+  kinds: Array<'metric' | 'log' | 'event' | 'alert'>;
+  batchSize: number;
+  timeoutMs: number;
+  initialBackoffMs: number;
+  maxBackoffMs: number;
 }
 
 export interface CollectorConfigFlags {
   listen?: string | undefined;
   dataDir?: string | undefined;
   logLevel?: string | undefined;
+  logFormat?: string | undefined;
 }
 
 export interface LoadCollectorConfigOptions {
@@ -65,6 +87,7 @@ const FLAG_KEYS: Record<string, string> = {
   listen: '--listen',
   data_dir: '--data-dir',
   'log.level': '--log-level',
+  'log.format': '--log-format',
 };
 
 /**
@@ -98,7 +121,9 @@ export async function loadCollectorConfig(
   const fromFlags: Record<string, unknown> = {};
   if (flags.listen !== undefined) fromFlags.listen = flags.listen;
   if (flags.dataDir !== undefined) fromFlags.data_dir = flags.dataDir;
-  if (flags.logLevel !== undefined) fromFlags.log = { level: flags.logLevel };
+  if (flags.logLevel !== undefined || flags.logFormat !== undefined) {
+    fromFlags.log = { level: flags.logLevel, format: flags.logFormat };
+  }
   layers.push(validateLayer(fromFlags, 'command-line flags', (key) => FLAG_KEYS[key] ?? key));
 
   const pick = <T>(get: (layer: RawConfig) => T | null | undefined): T | undefined => {
@@ -129,7 +154,25 @@ export async function loadCollectorConfig(
       maxRecordsPerBatch: pick((l) => l.limits?.max_records_per_batch) ?? DEFAULT_LIMITS.maxRecordsPerBatch,
     },
     agents: { offlineAfterMs: pick((l) => l.agents?.offline_after) ?? DEFAULT_OFFLINE_AFTER_MS },
-    log: { level: pick((l) => l.log?.level) ?? 'info' },
+    server: { trustedProxies: pick((l) => l.server?.trusted_proxies) ?? [] },
+    log: { level: pick((l) => l.log?.level) ?? 'info', format: pick((l) => l.log?.format) ?? 'auto' },
+    alerts: { evaluateIntervalMs: pick((l) => l.alerts?.evaluate_interval) ?? DEFAULT_EVALUATE_INTERVAL_MS },
+    retention: {
+      rawMs: pick((l) => l.retention?.raw) ?? DEFAULT_RETENTION.rawMs,
+      rollupsMs: pick((l) => l.retention?.rollups) ?? DEFAULT_RETENTION.rollupsMs,
+      intervalMs: pick((l) => l.retention?.interval) ?? DEFAULT_RETENTION.intervalMs,
+    },
+    forward: (pick((l) => l.forward) ?? []).map((sink) => ({
+      name: sink.name,
+      type: sink.type,
+      url: sink.url,
+      headers: sink.headers ?? {},
+      kinds: sink.kinds ?? ['metric', 'log', 'event', 'alert'],
+      batchSize: sink.batch_size ?? 500,
+      timeoutMs: sink.timeout ?? 10_000,
+      initialBackoffMs: sink.retry?.initial_backoff ?? 1000,
+      maxBackoffMs: sink.retry?.max_backoff ?? 60_000,
+    })),
     configFile,
   };
 }

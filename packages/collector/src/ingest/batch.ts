@@ -1,7 +1,8 @@
 import { forbidden, sha256Hex } from '../auth/index.ts';
 import type { Store } from '../store/index.ts';
+import { parseDataRequest } from './data-request.ts';
 import { badRequest, idempotencyConflict } from './errors.ts';
-import { type DataRequest, dataRequestSchema, parseRequest } from './schemas.ts';
+import type { DataRequest } from './schemas.ts';
 
 export interface DataResponse {
   batchSeq: number;
@@ -46,19 +47,12 @@ export function checkIdempotencyKey(header: string | string[] | undefined, agent
   return header;
 }
 
-const schemas = new Map<number, ReturnType<typeof dataRequestSchema>>();
-
 /**
  * Validates a data batch and stores its records and its idempotency key in one transaction, so a
  * retry either finds the key (and gets the first answer back) or stores everything.
  */
 export async function ingestBatch(store: Store, input: IngestBatchInput): Promise<IngestBatchResult> {
-  let schema = schemas.get(input.maxRecordsPerBatch);
-  if (!schema) {
-    schema = dataRequestSchema(input.maxRecordsPerBatch);
-    schemas.set(input.maxRecordsPerBatch, schema);
-  }
-  const request: DataRequest = parseRequest(schema, input.body);
+  const request: DataRequest = parseDataRequest(input.body, input.maxRecordsPerBatch);
   if (request.agent.id !== input.agentId) {
     throw forbidden(`agent.id "${request.agent.id}" is not the authenticated agent (${input.agentId})`);
   }

@@ -9,14 +9,6 @@ const attrs = z.record(
   z.union([z.string(), z.number(), z.boolean()], { error: 'expected string, number or boolean' }),
 );
 
-export const registerRequestSchema = z.object({
-  enrollmentToken: z.string().min(1),
-  hostname: z.string().min(1).max(255),
-  labels: labels.default({}),
-  version: z.string().min(1).max(128),
-});
-export type RegisterRequest = z.output<typeof registerRequestSchema>;
-
 // Loose: the whole body is kept as the agent's status, and newer agents may report more.
 export const heartbeatRequestSchema = z.looseObject({
   version: z.string().min(1).max(128),

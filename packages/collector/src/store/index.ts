@@ -1,6 +1,43 @@
-export type { AlertStore } from './alerts.ts';
+export type {
+  AlertInstance,
+  AlertSource,
+  AlertState,
+  AlertStore,
+  AlertTransaction,
+  AlertTransition,
+  MetricAggregate,
+  NewTransition,
+  OutboxItem,
+  RecordCount,
+  Rollup,
+  RollupPage,
+  RollupPosition,
+  RollupQuery,
+  Silence,
+  StoredChannel,
+  StoredRule,
+  TransitionQuery,
+} from './alerts.ts';
 export { schemaTooNew, storeClosed, storeOpenFailed } from './errors.ts';
-export type { FleetStore } from './fleet.ts';
+export type {
+  AgentFleetState,
+  CommandResult,
+  CommandStatus,
+  ConfigVersion,
+  EnrollmentToken,
+  FinishOutcome,
+  FleetStore,
+  NewCommand,
+  NewConfigVersion,
+  NewEnrollmentToken,
+  PluginAssignment,
+  PluginPackageInfo,
+  PutPackageOutcome,
+  ReregisterOutcome,
+  Reregistration,
+  StoredCommand,
+  TokenUse,
+} from './fleet.ts';
 export type { Migration } from './migrations.ts';
 export { MIGRATIONS } from './migrations.ts';
 export type { SqliteStoreOptions } from './sqlite.ts';

@@ -55,6 +55,201 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX records_ts ON records(ts, id);
     `,
   },
+  {
+    version: 2,
+    name: 'fleet: enrollment tokens, agent revocation and labels, config versions, commands',
+    sql: `
+      ALTER TABLE agents ADD COLUMN revoked_at INTEGER;
+      -- Set by an admin, merged over the labels the agent reports; JSON object or NULL.
+      ALTER TABLE agents ADD COLUMN admin_labels TEXT;
+      ALTER TABLE agents ADD COLUMN remote_address TEXT;
+
+      CREATE TABLE enrollment_tokens (
+        id TEXT PRIMARY KEY,
+        secret_sha256 TEXT NOT NULL,
+        description TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        max_uses INTEGER,
+        uses INTEGER NOT NULL DEFAULT 0,
+        revoked_at INTEGER
+      ) STRICT;
+
+      -- Every push is a new row; the newest row of a target is what it should run (yaml NULL: nothing).
+      CREATE TABLE config_versions (
+        version INTEGER PRIMARY KEY,
+        target TEXT NOT NULL,
+        yaml TEXT,
+        sha256 TEXT,
+        comment TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        rollback_of INTEGER
+      ) STRICT;
+      CREATE INDEX config_versions_target ON config_versions(target, version);
+
+      CREATE TABLE agent_commands (
+        id TEXT PRIMARY KEY,
+        agent_id TEXT NOT NULL REFERENCES agents(id),
+        type TEXT NOT NULL,
+        args TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        deliveries INTEGER NOT NULL DEFAULT 0,
+        finished_at INTEGER,
+        result TEXT
+      ) STRICT;
+      CREATE INDEX agent_commands_agent ON agent_commands(agent_id, created_at);
+    `,
+  },
+  {
+    version: 3,
+    name: 'alerting, notification outbox, forwarding cursors, rollups',
+    sql: `
+      CREATE TABLE alert_rules (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+
+      -- One row per condition (rule + agent, or an edge alert's agent + name): one condition is one alert.
+      CREATE TABLE alerts (
+        key TEXT PRIMARY KEY,
+        rule_id TEXT,
+        name TEXT NOT NULL,
+        labels TEXT NOT NULL,
+        state TEXT NOT NULL,
+        value REAL,
+        since INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        source TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX alerts_state ON alerts(state);
+
+      CREATE TABLE alert_transitions (
+        id INTEGER PRIMARY KEY,
+        alert_key TEXT NOT NULL,
+        rule_id TEXT,
+        name TEXT NOT NULL,
+        from_state TEXT NOT NULL,
+        to_state TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        value REAL,
+        labels TEXT NOT NULL,
+        source TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX alert_transitions_at ON alert_transitions(at, id);
+      CREATE INDEX alert_transitions_key ON alert_transitions(alert_key, id);
+
+      CREATE TABLE notify_channels (
+        id TEXT PRIMARY KEY,
+        spec TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      ) STRICT;
+
+      -- dedup_key makes enqueueing idempotent: one row per channel per transition (or repeat slot).
+      CREATE TABLE notify_outbox (
+        id INTEGER PRIMARY KEY,
+        channel_id TEXT NOT NULL,
+        alert_key TEXT NOT NULL,
+        dedup_key TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        delivered_at INTEGER,
+        failed_at INTEGER,
+        last_error TEXT,
+        UNIQUE (channel_id, dedup_key)
+      ) STRICT;
+      CREATE INDEX notify_outbox_due ON notify_outbox(delivered_at, failed_at, next_attempt_at);
+      CREATE INDEX notify_outbox_alert ON notify_outbox(channel_id, alert_key, created_at);
+
+      CREATE TABLE silences (
+        id TEXT PRIMARY KEY,
+        matchers TEXT NOT NULL,
+        comment TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      ) STRICT;
+
+      -- Last records.id handed over for good (forwarding sinks, the edge-alert reader).
+      CREATE TABLE sink_cursors (
+        sink TEXT PRIMARY KEY,
+        last_id INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      ) STRICT;
+
+      CREATE TABLE record_rollups (
+        agent_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        sum REAL NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        PRIMARY KEY (agent_id, name, hour)
+      ) STRICT;
+      CREATE INDEX record_rollups_hour ON record_rollups(hour);
+    `,
+  },
+  {
+    version: 4,
+    name: 'fleet: plugin store and plugin assignments',
+    sql: `
+      CREATE TABLE plugin_packages (
+        name TEXT NOT NULL,
+        version TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        package_sha256 TEXT NOT NULL,
+        manifest TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        uploaded_at INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (name, version)
+      ) STRICT;
+
+      -- What a target should run of one plugin; version NULL: the plugin is to be removed.
+      CREATE TABLE plugin_assignments (
+        target TEXT NOT NULL,
+        name TEXT NOT NULL,
+        version TEXT,
+        config TEXT,
+        enabled INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (target, name)
+      ) STRICT;
+    `,
+  },
+  {
+    version: 5,
+    name: 'rollups per series (attrs), with unit and source',
+    sql: `
+      -- Version 3 merged every series of a metric (all mountpoints, all CPUs) into one row per hour,
+      -- which charts cannot use: those rows are rebuilt from the raw records still stored.
+      DROP TABLE record_rollups;
+      CREATE TABLE record_rollups (
+        id INTEGER PRIMARY KEY,
+        agent_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attrs TEXT NOT NULL,
+        hour INTEGER NOT NULL,
+        unit TEXT,
+        source TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        sum REAL NOT NULL,
+        min REAL NOT NULL,
+        max REAL NOT NULL,
+        UNIQUE (agent_id, name, hour, attrs)
+      ) STRICT;
+      CREATE INDEX record_rollups_hour ON record_rollups(hour, id);
+      CREATE INDEX record_rollups_name_hour ON record_rollups(name, hour, id);
+      DELETE FROM sink_cursors WHERE sink = 'retention:rollup';
+    `,
+  },
 ];
 
 /** Applies the pending migrations in one transaction; returns the versions applied. */

@@ -73,6 +73,9 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     throw storeOpenFailed(options.file, err);
   }
   try {
+    // Takes effect on a new file only (before its first table): deleted records' pages can then be
+    // handed back to the file system by retention; an older file reuses them instead.
+    db.exec('PRAGMA auto_vacuum = INCREMENTAL');
     db.exec('PRAGMA journal_mode = WAL');
     db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 5000)}`);
     // FULL: an acknowledged batch is deleted from the agent's queue, so the commit must survive power
@@ -121,11 +124,8 @@ class SqliteStore implements Store {
         `INSERT INTO idempotency (key, agent_id, content_sha256, response, created_at)
          VALUES (@key, @agentId, @contentSha256, @response, @createdAt)`,
       ),
-      insertRecord: prepare(
-        `INSERT INTO records (agent_id, seq, kind, ts, name, value, unit, body, attrs, source, received_at)
-         VALUES (@agentId, @seq, @kind, @ts, @name, @value, @unit, @body, @attrs, @source, @receivedAt)
-         ON CONFLICT (agent_id, seq) DO NOTHING`,
-      ),
+      insertRecord: prepare(insertRecordsSql(1)),
+      insertRecordChunk: prepare(insertRecordsSql(INSERT_CHUNK)),
     };
   }
 
@@ -271,21 +271,33 @@ class SqliteTransaction implements StoreTransaction {
     receivedAt: number,
   ): Promise<number> {
     this.#assertActive();
+    // INSERT_CHUNK rows per statement: one call into SQLite instead of one per record.
     let inserted = 0;
-    for (const record of records) {
-      inserted += this.#statements.insertRecord.run({
+    let at = 0;
+    const params: unknown[] = [];
+    const bind = (record: IngestRecord) =>
+      params.push(
         agentId,
-        seq: record.seq,
-        kind: record.kind,
-        ts: record.ts,
-        name: record.name,
-        value: record.value ?? null,
-        unit: record.unit ?? null,
-        body: record.body ?? null,
-        attrs: JSON.stringify(record.attrs),
-        source: record.source,
+        record.seq,
+        record.kind,
+        record.ts,
+        record.name,
+        record.value ?? null,
+        record.unit ?? null,
+        record.body ?? null,
+        JSON.stringify(record.attrs),
+        record.source,
         receivedAt,
-      }).changes;
+      );
+    for (; at + INSERT_CHUNK <= records.length; at += INSERT_CHUNK) {
+      params.length = 0;
+      for (let i = at; i < at + INSERT_CHUNK; i++) bind(records[i]!);
+      inserted += this.#statements.insertRecordChunk.run(params).changes;
+    }
+    for (; at < records.length; at++) {
+      params.length = 0;
+      bind(records[at]!);
+      inserted += this.#statements.insertRecord.run(params).changes;
     }
     return inserted;
   }
@@ -299,6 +311,15 @@ interface TransactionStatements {
   getIdempotency: Database.Statement;
   putIdempotency: Database.Statement;
   insertRecord: Database.Statement;
+  insertRecordChunk: Database.Statement;
+}
+
+const INSERT_CHUNK = 50;
+
+function insertRecordsSql(rows: number): string {
+  const values = Array(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+  return `INSERT INTO records (agent_id, seq, kind, ts, name, value, unit, body, attrs, source, received_at)
+          VALUES ${values} ON CONFLICT (agent_id, seq) DO NOTHING`;
 }
 
 function toAgent(row: AgentRow): StoredAgent {

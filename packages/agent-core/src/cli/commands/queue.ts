@@ -34,6 +34,11 @@ export function registerQueueCommands(program: Command, ctx: CliContext): void {
           `since start  ${s.enqueued} enqueued, ${s.acked} acknowledged`,
           `dropped      ${dropped.join(', ')}`,
           `dead letter  ${s.deadLetter} records${s.deadLetter > 0 ? ' (agentctl queue dead-letter list)' : ''}`,
+          ...(s.walLostFrames > 0
+            ? [
+                `recovered    the WAL had lost ${s.walLostFrames} committed frames at open (see the agent log)`,
+              ]
+            : []),
           '',
         ].join('\n'),
       );

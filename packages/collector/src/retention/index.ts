@@ -1,0 +1,2 @@
+export type { RetentionOptions, SweepResult } from './retention.ts';
+export { Retention } from './retention.ts';

@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import type { Store } from '../store/index.ts';
+
+export interface RetentionOptions {
+  store: Store;
+  logger: Logger;
+  rawMs: number;
+  rollupsMs: number;
+  intervalMs: number;
+  /** Cursors (forwarding sinks, edge alerts) whose records must stay until they moved past. */
+  holdCursors: () => string[];
+  /** Rows per statement: small chunks keep each write transaction short for ingest. */
+  chunk?: number | undefined;
+  now?: () => number;
+}
+
+export interface SweepResult {
+  rolledUp: number;
+  deletedRecords: number;
+  deletedRollups: number;
+  freePages: number;
+}
+
+const MAX_CHUNKS_PER_SWEEP = 50;
+
+/**
+ * Rolls raw metric records up into hourly min/max/avg/count, then deletes raw records older than
+ * `rawMs` (only those already rolled up and already forwarded) and rollups older than `rollupsMs`,
+ * in small chunks, then hands the freed pages back with an incremental vacuum.
+ */
+export class Retention {
+  readonly #options: RetentionOptions;
+  readonly #timer: NodeJS.Timeout;
+  #running: Promise<unknown> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: RetentionOptions) {
+    this.#options = options;
+    this.#timer = setInterval(() => {
+      this.#running ??= this.sweep()
+        .catch((err: unknown) => {
+          if (!this.#closed) options.logger.error({ err }, 'retention sweep failed');
+        })
+        .finally(() => {
+          this.#running = undefined;
+        });
+    }, options.intervalMs);
+    this.#timer.unref();
+  }
+
+  async sweep(): Promise<SweepResult> {
+    const { store } = this.#options;
+    const chunk = this.#options.chunk ?? 2000;
+    const now = (this.#options.now ?? Date.now)();
+    const result: SweepResult = { rolledUp: 0, deletedRecords: 0, deletedRollups: 0, freePages: 0 };
+    for (let i = 0; i < MAX_CHUNKS_PER_SWEEP && !this.#closed; i++) {
+      const n = await store.alerts.rollupNext(chunk);
+      result.rolledUp += n;
+      if (n < chunk) break;
+    }
+    let upTo = Number.MAX_SAFE_INTEGER;
+    for (const name of this.#options.holdCursors()) upTo = Math.min(upTo, await store.alerts.getCursor(name));
+    for (let i = 0; i < MAX_CHUNKS_PER_SWEEP && !this.#closed; i++) {
+      const n = await store.alerts.deleteRecordsBefore(now - this.#options.rawMs, upTo, chunk);
+      result.deletedRecords += n;
+      if (n < chunk) break;
+    }
+    for (let i = 0; i < MAX_CHUNKS_PER_SWEEP && !this.#closed; i++) {
+      const n = await store.alerts.deleteRollupsBefore(now - this.#options.rollupsMs, chunk);
+      result.deletedRollups += n;
+      if (n < chunk) break;
+    }
+    if (result.deletedRecords + result.deletedRollups > 0)
+      result.freePages = await store.alerts.reclaimSpace(4096);
+    if (result.deletedRecords > 0 || result.deletedRollups > 0) {
+      this.#options.logger.info(result, 'retention sweep');
+    }
+    return result;
+  }
+
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      clearInterval(this.#timer);
+      await this.#running;
+    })();
+    return this.#closed;
+  }
+}

@@ -1,0 +1,1 @@
+export { registerStatusPage, STATIC_DIR } from './status-page.ts';

@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import {
+  agentctl,
+  agentYaml,
+  repoRoot,
+  startAgent,
+  startCollector,
+  startReceiver,
+  tempDir,
+  waitFor,
+} from './harness.ts';
+
+const CLI = join(repoRoot, 'packages/collector/src/cli/outpost-collector.ts');
+
+/** `outpost-collector <args>` as an admin runs it, with only the environment given here. */
+function cli(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const base = { ...process.env };
+  delete base.OUTPOST_ADMIN_TOKEN;
+  delete base.OUTPOST_COLLECTOR_URL;
+  return new Promise((resolve) => {
+    execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env } }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('alert cli: an admin adds a rule and a channel, sees the firing in the history, silences the resolve', async (t) => {
+  using dir = tempDir('alert-cli');
+  const hook = await startReceiver();
+  t.after(() => hook.close());
+  const configFile = join(dir.path, 'collector.yaml');
+  writeFileSync(configFile, 'alerts:\n  evaluate_interval: 300ms\n');
+  const collector = await startCollector(join(dir.path, 'collector'), '127.0.0.1:0', [
+    '--config',
+    configFile,
+  ]);
+  t.after(() => collector.proc.stop('SIGKILL'));
+  const agent = await startAgent(
+    dir.path,
+    agentYaml({ url: collector.url, stateDir: join(dir.path, 'agent'), inputs: false }),
+    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
+  );
+  t.after(() => agent.proc.stop('SIGKILL'));
+  const env = { OUTPOST_COLLECTOR_URL: collector.url, OUTPOST_ADMIN_TOKEN: collector.adminToken };
+  const ok = async (args: string[]) => {
+    const out = await cli(args, env);
+    assert.equal(out.code, 0, `${args.join(' ')}: ${out.stderr}`);
+    return out.stdout;
+  };
+  const { id: agentId } = await waitFor('the agent to be online', async () => {
+    const { agents } = await collector.api<{ agents: Array<{ id: string; state: string }> }>(
+      '/api/v1/agents',
+    );
+    return agents.find((a) => a.state === 'online');
+  });
+
+  const added = await ok([
+    'alert',
+    'rules',
+    'add',
+    '--type',
+    'threshold',
+    '--name',
+    'room too hot',
+    '--metric',
+    'test.temperature',
+    '--op',
+    'above',
+    '--threshold',
+    '50',
+    '--aggregate',
+    'last',
+    '--agent',
+    agentId,
+    '--severity',
+    'critical',
+  ]);
+  const ruleId =
+    /^rule (rul_[0-9a-f]+) created: room too hot \(last\(test\.temperature\) > 50 over 1m\)$/m.exec(
+      added,
+    )?.[1];
+  assert.ok(ruleId, added);
+  const channel = JSON.parse(
+    await ok(['alert', 'channels', 'add', 'ops hook', `${hook.url}/alerts`, '--json']),
+  ) as {
+    id: string;
+    url: string;
+  };
+  assert.equal(channel.url, `${hook.url}/alerts`);
+
+  const rules = await ok(['alert', 'rules', 'list']);
+  assert.match(rules, /^ID\s+NAME\s+TYPE\s+SEVERITY\s+FOR\s+ENABLED\s+CONDITION\s+AGENTS\n/);
+  assert.match(rules, new RegExp(`${ruleId}\\s+room too hot\\s+threshold\\s+critical\\s+0s\\s+yes\\s+last`));
+  assert.deepEqual(
+    (JSON.parse(await ok(['alert', 'rules', 'list', '--json'])) as Array<{ id: string }>).map((r) => r.id),
+    [ruleId],
+  );
+  const channels = await ok(['alert', 'channels', 'list']);
+  assert.match(
+    channels,
+    new RegExp(`${channel.id}\\s+ops hook\\s+webhook\\s+http://127\\.0\\.0\\.1:${hook.port}/…\\s+yes`),
+  );
+
+  const emit = async (value: number) => {
+    const out = await agentctl([
+      'emit',
+      '--kind',
+      'metric',
+      '--name',
+      'test.temperature',
+      '--value',
+      String(value),
+      '--socket',
+      agent.socket,
+    ]);
+    assert.equal(out.code, 0, out.stderr);
+  };
+  const statuses = () => hook.requests.map((r) => (JSON.parse(r.body) as { status: string }).status);
+
+  await emit(80);
+  await waitFor('the firing notification', () => (statuses().includes('firing') ? true : undefined));
+  const history = await ok(['alert', 'history', '--rule', ruleId]);
+  assert.match(history, /^TIME\s+ALERT\s+AGENT\s+TRANSITION\s+VALUE\n/);
+  assert.match(history, /room too hot\s+\S+\s+inactive -> firing\s+80\n/);
+  assert.match(await ok(['alert', 'list', '--state', 'firing']), /firing\s+room too hot\s+\S+\s+80\s+/);
+  assert.match(
+    await ok(['alert', 'rules', 'show', ruleId]),
+    /condition: +last\(test\.temperature\) > 50 over 1m[\s\S]*firing/,
+  );
+
+  const silenced = await ok([
+    'alert',
+    'silence',
+    'add',
+    '--matcher',
+    'alertname=room too hot',
+    '--matcher',
+    'severity=~crit.*',
+    '--duration',
+    '1h',
+    '--comment',
+    'maintenance',
+  ]);
+  const silenceId =
+    /^silence (sil_[0-9a-f]+) created: alertname=room too hot,severity=~crit\.\* until /m.exec(silenced)?.[1];
+  assert.ok(silenceId, silenced);
+  assert.match(
+    await ok(['alert', 'silence', 'list']),
+    new RegExp(`${silenceId}\\s+yes\\s+\\S+\\s+alertname=room too hot`),
+  );
+
+  // Silenced: the alert still resolves and the history shows it, but no one is notified.
+  await emit(20);
+  await waitFor('the resolved transition', async () => {
+    const out = await ok(['alert', 'history', '--state', 'resolved', '--json']);
+    return (JSON.parse(out) as { transitions: unknown[] }).transitions.length === 1 ? true : undefined;
+  });
+  const outbox = JSON.parse(await ok(['alert', 'channels', 'outbox', '--json'])) as Array<{ status: string }>;
+  assert.deepEqual(
+    outbox.map((n) => n.status),
+    ['delivered'],
+  );
+  assert.deepEqual(statuses(), ['firing']);
+
+  assert.match(await ok(['alert', 'silence', 'remove', silenceId]), /removed/);
+  assert.deepEqual(JSON.parse(await ok(['alert', 'silence', 'list', '--json'])), []);
+  assert.match(await ok(['alert', 'channels', 'remove', channel.id]), /removed/);
+  assert.match(await ok(['alert', 'rules', 'remove', ruleId]), /removed/);
+  assert.deepEqual(JSON.parse(await ok(['alert', 'rules', 'list', '--json'])), []);
+
+  // Mistakes: usage errors exit 2 before anything is sent; refusals by the collector exit 1.
+  const gone = await cli(['alert', 'rules', 'remove', ruleId], env);
+  assert.equal(gone.code, 1);
+  assert.match(gone.stderr, /404 E_NOT_FOUND: alert rule rul_[0-9a-f]+ not found/);
+  const noName = await cli(['alert', 'rules', 'add', '--type', 'threshold'], env);
+  assert.equal(noName.code, 2);
+  assert.match(noName.stderr, /give --type .* and --name/);
+  const badNumber = await cli(
+    ['alert', 'rules', 'add', '--type', 'threshold', '--name', 'x', '--threshold', 'hot'],
+    env,
+  );
+  assert.equal(badNumber.code, 2);
+  assert.match(badNumber.stderr, /--threshold: "hot" is not a number/);
+  const badOp = await cli(
+    [
+      'alert',
+      'rules',
+      'add',
+      '--type',
+      'threshold',
+      '--name',
+      'x',
+      '--metric',
+      'm',
+      '--op',
+      'over',
+      '--threshold',
+      '1',
+    ],
+    env,
+  );
+  assert.equal(badOp.code, 1);
+  assert.match(badOp.stderr, /400 E_BAD_BODY: op: expected one of "above", "below"/);
+  const badMatcher = await cli(['alert', 'silence', 'add', '--matcher', 'nothing', '--duration', '1h'], env);
+  assert.equal(badMatcher.code, 2);
+  assert.match(badMatcher.stderr, /--matcher: "nothing" is not name=value/);
+  const wrongToken = await cli(['alert', 'rules', 'list'], { ...env, OUTPOST_ADMIN_TOKEN: 'wrong' });
+  assert.equal(wrongToken.code, 1);
+  assert.match(wrongToken.stderr, /401 E_UNAUTHORIZED: wrong admin token/);
+  const noToken = await cli(['alert', 'history'], { OUTPOST_COLLECTOR_URL: collector.url });
+  assert.equal(noToken.code, 2);
+  assert.match(noToken.stderr, /no admin token/);
+  const unreachable = await cli(['alert', 'channels', 'list', '--url', 'http://127.0.0.1:9'], env);
+  assert.equal(unreachable.code, 1);
+  assert.match(unreachable.stderr, /cannot reach the collector at http:\/\/127\.0\.0\.1:9.*is it running/);
+  const unknownCommand = await cli(['alert', 'rules', 'frobnicate'], env);
+  assert.equal(unknownCommand.code, 2);
+});
