@@ -127,7 +127,10 @@ if (collectdBin === null) {
   mkdirSync(join(collectdDir, 'csv'), { recursive: true });
   writeFileSync(join(collectdDir, 'collectd.conf'), collectdConf(collectdDir));
   // -f: stay in the foreground, so the pid is the one measured and it stops with this process.
-  collectd = spawn(collectdBin, ['-f', '-C', join(collectdDir, 'collectd.conf')], { stdio: 'ignore' });
+  const child = spawn(collectdBin, ['-f', '-C', join(collectdDir, 'collectd.conf')], { stdio: 'ignore' });
+  // A bench that fails half-way must not leave collectd running.
+  process.on('exit', () => child.kill('SIGTERM'));
+  collectd = child;
 }
 
 // The default config apart from where it sends and keeps its state; three processes watched.

@@ -1,18 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  agentctl,
-  agentYaml,
-  repoRoot,
-  startAgent,
-  startCollector,
-  startReceiver,
-  tempDir,
-  waitFor,
-} from './harness.ts';
+import { emitMetric, repoRoot, startFleet, startReceiver, tempDir, waitFor } from './harness.ts';
 
 const CLI = join(repoRoot, 'packages/collector/src/cli/outpost-collector.ts');
 
@@ -35,31 +25,15 @@ test('alert cli: an admin adds a rule and a channel, sees the firing in the hist
   using dir = tempDir('alert-cli');
   const hook = await startReceiver();
   t.after(() => hook.close());
-  const configFile = join(dir.path, 'collector.yaml');
-  writeFileSync(configFile, 'alerts:\n  evaluate_interval: 300ms\n');
-  const collector = await startCollector(join(dir.path, 'collector'), '127.0.0.1:0', [
-    '--config',
-    configFile,
-  ]);
-  t.after(() => collector.proc.stop('SIGKILL'));
-  const agent = await startAgent(
-    dir.path,
-    agentYaml({ url: collector.url, stateDir: join(dir.path, 'agent'), inputs: false }),
-    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
-  );
-  t.after(() => agent.proc.stop('SIGKILL'));
+  const { collector, agent, agentId } = await startFleet(t, dir.path, {
+    collectorConfig: 'alerts:\n  evaluate_interval: 300ms\n',
+  });
   const env = { OUTPOST_COLLECTOR_URL: collector.url, OUTPOST_ADMIN_TOKEN: collector.adminToken };
   const ok = async (args: string[]) => {
     const out = await cli(args, env);
     assert.equal(out.code, 0, `${args.join(' ')}: ${out.stderr}`);
     return out.stdout;
   };
-  const { id: agentId } = await waitFor('the agent to be online', async () => {
-    const { agents } = await collector.api<{ agents: Array<{ id: string; state: string }> }>(
-      '/api/v1/agents',
-    );
-    return agents.find((a) => a.state === 'online');
-  });
 
   const added = await ok([
     'alert',
@@ -108,20 +82,7 @@ test('alert cli: an admin adds a rule and a channel, sees the firing in the hist
     new RegExp(`${channel.id}\\s+ops hook\\s+webhook\\s+http://127\\.0\\.0\\.1:${hook.port}/…\\s+yes`),
   );
 
-  const emit = async (value: number) => {
-    const out = await agentctl([
-      'emit',
-      '--kind',
-      'metric',
-      '--name',
-      'test.temperature',
-      '--value',
-      String(value),
-      '--socket',
-      agent.socket,
-    ]);
-    assert.equal(out.code, 0, out.stderr);
-  };
+  const emit = (value: number) => emitMetric(agent, 'test.temperature', value);
   const statuses = () => hook.requests.map((r) => (JSON.parse(r.body) as { status: string }).status);
 
   await emit(80);
@@ -172,54 +133,51 @@ test('alert cli: an admin adds a rule and a channel, sees the firing in the hist
   assert.match(await ok(['alert', 'silence', 'remove', silenceId]), /removed/);
   assert.deepEqual(JSON.parse(await ok(['alert', 'silence', 'list', '--json'])), []);
   assert.match(await ok(['alert', 'channels', 'remove', channel.id]), /removed/);
+  const disabled = JSON.parse(await ok(['alert', 'rules', 'disable', ruleId, '--json'])) as Record<
+    string,
+    unknown
+  >;
+  assert.deepEqual([disabled.enabled, disabled.threshold, disabled.agent], [false, 50, agentId]);
   assert.match(await ok(['alert', 'rules', 'remove', ruleId]), /removed/);
   assert.deepEqual(JSON.parse(await ok(['alert', 'rules', 'list', '--json'])), []);
 
-  // Mistakes: usage errors exit 2 before anything is sent; refusals by the collector exit 1.
-  const gone = await cli(['alert', 'rules', 'remove', ruleId], env);
-  assert.equal(gone.code, 1);
-  assert.match(gone.stderr, /404 E_NOT_FOUND: alert rule rul_[0-9a-f]+ not found/);
-  const noName = await cli(['alert', 'rules', 'add', '--type', 'threshold'], env);
-  assert.equal(noName.code, 2);
-  assert.match(noName.stderr, /give --type .* and --name/);
-  const badNumber = await cli(
-    ['alert', 'rules', 'add', '--type', 'threshold', '--name', 'x', '--threshold', 'hot'],
-    env,
-  );
-  assert.equal(badNumber.code, 2);
-  assert.match(badNumber.stderr, /--threshold: "hot" is not a number/);
-  const badOp = await cli(
+  // Mistakes: usage errors exit 2 before anything is sent; refusals by the collector exit 1. They
+  // are independent, so they run side by side.
+  const threshold = ['alert', 'rules', 'add', '--type', 'threshold', '--name', 'x'];
+  const mistakes: Array<[args: string[], env: Record<string, string>, code: number, stderr: RegExp]> = [
+    [['alert', 'rules', 'remove', ruleId], env, 1, /404 E_NOT_FOUND: alert rule rul_[0-9a-f]+ not found/],
+    [['alert', 'rules', 'add', '--type', 'threshold'], env, 2, /give --type .* and --name/],
+    [[...threshold, '--threshold', 'hot'], env, 2, /--threshold: "hot" is not a number/],
     [
-      'alert',
-      'rules',
-      'add',
-      '--type',
-      'threshold',
-      '--name',
-      'x',
-      '--metric',
-      'm',
-      '--op',
-      'over',
-      '--threshold',
-      '1',
+      [...threshold, '--metric', 'm', '--op', 'over', '--threshold', '1'],
+      env,
+      1,
+      /400 E_BAD_BODY: op: expected one of "above", "below"/,
     ],
-    env,
-  );
-  assert.equal(badOp.code, 1);
-  assert.match(badOp.stderr, /400 E_BAD_BODY: op: expected one of "above", "below"/);
-  const badMatcher = await cli(['alert', 'silence', 'add', '--matcher', 'nothing', '--duration', '1h'], env);
-  assert.equal(badMatcher.code, 2);
-  assert.match(badMatcher.stderr, /--matcher: "nothing" is not name=value/);
-  const wrongToken = await cli(['alert', 'rules', 'list'], { ...env, OUTPOST_ADMIN_TOKEN: 'wrong' });
-  assert.equal(wrongToken.code, 1);
-  assert.match(wrongToken.stderr, /401 E_UNAUTHORIZED: wrong admin token/);
-  const noToken = await cli(['alert', 'history'], { OUTPOST_COLLECTOR_URL: collector.url });
-  assert.equal(noToken.code, 2);
-  assert.match(noToken.stderr, /no admin token/);
-  const unreachable = await cli(['alert', 'channels', 'list', '--url', 'http://127.0.0.1:9'], env);
-  assert.equal(unreachable.code, 1);
-  assert.match(unreachable.stderr, /cannot reach the collector at http:\/\/127\.0\.0\.1:9.*is it running/);
-  const unknownCommand = await cli(['alert', 'rules', 'frobnicate'], env);
-  assert.equal(unknownCommand.code, 2);
+    [
+      ['alert', 'silence', 'add', '--matcher', 'nothing', '--duration', '1h'],
+      env,
+      2,
+      /--matcher: "nothing" is not name=value/,
+    ],
+    [
+      ['alert', 'rules', 'list'],
+      { ...env, OUTPOST_ADMIN_TOKEN: 'wrong' },
+      1,
+      /401 E_UNAUTHORIZED: wrong admin token/,
+    ],
+    [['alert', 'history'], { OUTPOST_COLLECTOR_URL: collector.url }, 2, /no admin token/],
+    [
+      ['alert', 'channels', 'list', '--url', 'http://127.0.0.1:9'],
+      env,
+      1,
+      /cannot reach the collector at http:\/\/127\.0\.0\.1:9.*is it running/,
+    ],
+    [['alert', 'rules', 'frobnicate'], env, 2, /unknown command 'frobnicate'/],
+  ];
+  const outcomes = await Promise.all(mistakes.map(([args, withEnv]) => cli(args, withEnv)));
+  mistakes.forEach(([args, , code, stderr], i) => {
+    assert.equal(outcomes[i]!.code, code, `${args.join(' ')}: ${outcomes[i]!.stderr}`);
+    assert.match(outcomes[i]!.stderr, stderr, args.join(' '));
+  });
 });

@@ -1,16 +1,6 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  agentctl,
-  agentYaml,
-  startAgent,
-  startCollector,
-  startReceiver,
-  tempDir,
-  waitFor,
-} from './harness.ts';
+import { emitMetric, startFleet, startReceiver, tempDir, waitFor } from './harness.ts';
 
 interface Event {
   status: string;
@@ -22,37 +12,10 @@ test('a threshold rule fires and resolves on real agent data, notified once each
   using dir = tempDir('alerts');
   const hook = await startReceiver();
   t.after(() => hook.close());
-  const configFile = join(dir.path, 'collector.yaml');
-  writeFileSync(configFile, 'alerts:\n  evaluate_interval: 300ms\nagents:\n  offline_after: 3s\n');
-  const collector = await startCollector(join(dir.path, 'collector'), '127.0.0.1:0', [
-    '--config',
-    configFile,
-  ]);
-  t.after(() => collector.proc.stop('SIGKILL'));
-  const agent = await startAgent(
-    dir.path,
-    agentYaml({ url: collector.url, stateDir: join(dir.path, 'agent'), inputs: false }),
-    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
-  );
-  t.after(() => agent.proc.stop('SIGKILL'));
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${collector.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${collector.adminToken}`, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    return {
-      status: res.status,
-      body: (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } },
-    };
-  };
-
-  const { id: agentId } = await waitFor('the agent to be online', async () => {
-    const { agents } = await collector.api<{ agents: Array<{ id: string; state: string }> }>(
-      '/api/v1/agents',
-    );
-    return agents.find((a) => a.state === 'online');
+  const { collector, agent, agentId } = await startFleet(t, dir.path, {
+    collectorConfig: 'alerts:\n  evaluate_interval: 300ms\nagents:\n  offline_after: 3s\n',
   });
+  const admin = collector.request;
 
   const refused = await admin('POST', '/api/v1/alert/rules', {
     type: 'threshold',
@@ -93,20 +56,7 @@ test('a threshold rule fires and resolves on real agent data, notified once each
   });
   assert.equal(offline.status, 201, JSON.stringify(offline.body));
 
-  const emit = async (value: number) => {
-    const out = await agentctl([
-      'emit',
-      '--kind',
-      'metric',
-      '--name',
-      'test.temperature',
-      '--value',
-      String(value),
-      '--socket',
-      agent.socket,
-    ]);
-    assert.equal(out.code, 0, out.stderr);
-  };
+  const emit = (value: number) => emitMetric(agent, 'test.temperature', value);
   const events = () => hook.requests.map((r) => JSON.parse(r.body) as Event);
   const about = (name: string) => events().filter((e) => e.alert.name === name);
 

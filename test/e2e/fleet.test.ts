@@ -232,6 +232,23 @@ ${extra}`;
       return status.test(json.status) ? json : undefined;
     });
 
+  await t.test('a remote config the agent cannot start with is set aside, not restarted into', async () => {
+    // The collector's own port: taken, so binding metrics.listen there fails.
+    const taken = new URL(collector.url).port;
+    const pushed = await call<{ version: number }>('POST', '/api/v1/configs', {
+      target: { agent: ids.b },
+      yaml: `metrics:\n  listen: 127.0.0.1:${taken}\n`,
+    });
+    // A reload survives a taken port (the rest applies), so the version is taken.
+    await remoteVersion(ids.b!, String(pushed.json.version));
+    await agents.b!.proc.stop();
+    const yamlB = yamlFor('web-b', { role: 'web' });
+    await assert.rejects(launch('web-b', yamlB, collector.enrollmentToken), /exited with 1/);
+    agents.b = await launch('web-b', yamlB, collector.enrollmentToken);
+    await remoteVersion(ids.b!, String(pushed.json.version));
+    await call('POST', '/api/v1/configs', { target: { agent: ids.b }, yaml: null });
+  });
+
   await t.test(
     'a plugin rolls out from the store, upgrades, refuses a version that does not load, rolls back',
     async () => {
@@ -306,6 +323,16 @@ ${extra}`;
       await assign('0.1.0');
       const back = await running('0.1.0');
       assert.equal(back.state, 'online');
+      const shown = await agentctl([
+        'plugin',
+        'config',
+        'show',
+        'hello-edge',
+        '--json',
+        '--socket',
+        agents.a!.socket,
+      ]);
+      assert.deepEqual((JSON.parse(shown.stdout) as { config: unknown }).config, { greeting: 'v0.1.0' });
     },
   );
 
@@ -319,12 +346,13 @@ ${extra}`;
     assert.match(plugin.result!.message, /plugins are not available/);
     for (const [type, state] of [
       ['stop-plugin', 'disabled'],
-      ['start-plugin', 'running'],
-      ['restart-plugin', 'running'],
+      // A loaded sandbox answers "running"; on a busy machine the load may still be under way.
+      ['start-plugin', 'running|starting'],
+      ['restart-plugin', 'running|starting'],
     ]) {
       const done = await settled(await send('a', type!, { name: 'hello-edge' }));
       assert.equal(done.status, 'succeeded', JSON.stringify(done));
-      assert.match(done.result!.message, new RegExp(`^plugin hello-edge \\w+ \\(${state}\\)$`));
+      assert.match(done.result!.message, new RegExp(`^plugin hello-edge \\w+ \\((${state})\\)$`));
     }
     const noUpgrade = await settled(await send('c', 'upgrade', { version: '0.1.0' }));
     assert.equal(noUpgrade.status, 'failed');

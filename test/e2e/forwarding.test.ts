@@ -2,16 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import {
-  agentctl,
-  agentYaml,
-  allRecords,
-  startAgent,
-  startCollector,
-  startReceiver,
-  tempDir,
-  waitFor,
-} from './harness.ts';
+import { agentctl, allRecords, startFleet, startReceiver, tempDir, waitFor } from './harness.ts';
 
 const EVENTS = 30;
 const METRICS = 10;
@@ -24,10 +15,8 @@ test('a sink that is down for a while, across a collector restart, gets everythi
   await probe.close();
   const otlp = await startReceiver();
   t.after(() => otlp.close());
-  const configFile = join(dir.path, 'collector.yaml');
-  writeFileSync(
-    configFile,
-    `forward:
+  const fleet = await startFleet(t, dir.path, {
+    collectorConfig: `forward:
   - name: archive
     type: http
     url: http://127.0.0.1:${port}/ingest
@@ -39,16 +28,9 @@ test('a sink that is down for a while, across a collector restart, gets everythi
     type: otlp
     url: ${otlp.url}/otlp
 `,
-  );
-  const dataDir = join(dir.path, 'collector');
-  let collector = await startCollector(dataDir, '127.0.0.1:0', ['--config', configFile]);
-  t.after(() => collector.proc.stop('SIGKILL'));
-  const agent = await startAgent(
-    dir.path,
-    agentYaml({ url: collector.url, stateDir: join(dir.path, 'agent'), inputs: false }),
-    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
-  );
-  t.after(() => agent.proc.stop('SIGKILL'));
+  });
+  const { agent, agentId } = fleet;
+  let { collector } = fleet;
 
   const lines = [
     ...Array.from({ length: EVENTS }, (_, i) =>
@@ -70,10 +52,6 @@ test('a sink that is down for a while, across a collector restart, gets everythi
   const out = await agentctl(['emit', '--file', file, '--socket', agent.socket]);
   assert.equal(out.code, 0, out.stderr);
 
-  const { id: agentId } = await waitFor('the agent registered', async () => {
-    const { agents } = await collector.api<{ agents: Array<{ id: string }> }>('/api/v1/agents');
-    return agents[0];
-  });
   await waitFor('every record stored at the collector', async () =>
     (await allRecords(collector, agentId)).length === EVENTS + METRICS ? true : undefined,
   );
@@ -89,8 +67,7 @@ test('a sink that is down for a while, across a collector restart, gets everythi
   });
 
   // The collector restarts while the sink is still down: the cursor is in the database.
-  await collector.proc.stop('SIGTERM');
-  collector = await startCollector(dataDir, '127.0.0.1:0', ['--config', configFile]);
+  collector = await fleet.restartCollector();
 
   const sink = await startReceiver(port);
   t.after(() => sink.close());

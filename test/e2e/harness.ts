@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import pino from 'pino';
 import { Queue, type QueueStats } from '../../packages/agent-core/src/index.ts';
@@ -107,7 +108,11 @@ export interface RunningCollector {
   adminToken: string;
   enrollmentToken: string;
   api<T>(path: string): Promise<T>;
+  /** An admin request with an optional JSON body: the status and the JSON answer, whatever the status. */
+  request(method: string, path: string, body?: unknown): Promise<{ status: number; body: ApiAnswer }>;
 }
+
+export type ApiAnswer = Record<string, unknown> & { error?: { code: string; message: string } };
 
 /** `extraArgs` go to `outpost-collector serve`, e.g. ['--config', file]. */
 export async function startCollector(
@@ -137,6 +142,14 @@ export async function startCollector(
       const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${adminToken}` } });
       if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${await res.text()}`);
       return (await res.json()) as T;
+    },
+    async request(method: string, path: string, body?: unknown) {
+      const res = await fetch(`${url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as ApiAnswer };
     },
   };
 }
@@ -279,6 +292,75 @@ heartbeat:
 shutdown:
   grace_period: 10s
 ${options.extra ?? ''}`;
+}
+
+export interface Fleet {
+  collector: RunningCollector;
+  agent: RunningAgent;
+  /** The agent's id, once it is registered and online. */
+  agentId: string;
+  /** Stops the collector (SIGTERM) and starts it again on the same data and config. */
+  restartCollector(): Promise<RunningCollector>;
+}
+
+/**
+ * The start of most collector feature tests: a collector with `collectorConfig` as its config file
+ * and one agent enrolled to it and online, both killed when the test ends. The agent's system and
+ * process inputs are off unless `inputs` is true, so it sends only what the test emits.
+ */
+export async function startFleet(
+  t: TestContext,
+  dir: string,
+  options: { collectorConfig: string; inputs?: boolean },
+): Promise<Fleet> {
+  const configFile = join(dir, 'collector.yaml');
+  writeFileSync(configFile, options.collectorConfig);
+  const dataDir = join(dir, 'collector');
+  const start = async () => {
+    const collector = await startCollector(dataDir, '127.0.0.1:0', ['--config', configFile]);
+    t.after(() => collector.proc.stop('SIGKILL'));
+    return collector;
+  };
+  const collector = await start();
+  const agent = await startAgent(
+    dir,
+    agentYaml({ url: collector.url, stateDir: join(dir, 'agent'), inputs: options.inputs ?? false }),
+    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
+  );
+  t.after(() => agent.proc.stop('SIGKILL'));
+  const { id: agentId } = await waitFor('the agent to be online', async () => {
+    const { agents } = await collector.api<{ agents: Array<{ id: string; state: string }> }>(
+      '/api/v1/agents',
+    );
+    return agents.find((a) => a.state === 'online');
+  });
+  const fleet: Fleet = {
+    collector,
+    agent,
+    agentId,
+    async restartCollector() {
+      await fleet.collector.proc.stop('SIGTERM');
+      fleet.collector = await start();
+      return fleet.collector;
+    },
+  };
+  return fleet;
+}
+
+/** One metric pushed through `agentctl emit` on the agent's control socket. */
+export async function emitMetric(agent: RunningAgent, name: string, value: number): Promise<void> {
+  const out = await agentctl([
+    'emit',
+    '--kind',
+    'metric',
+    '--name',
+    name,
+    '--value',
+    String(value),
+    '--socket',
+    agent.socket,
+  ]);
+  if (out.code !== 0) throw new Error(`agentctl emit ${name}=${value} exited ${out.code}: ${out.stderr}`);
 }
 
 export interface ReceivedRequest {

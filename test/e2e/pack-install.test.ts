@@ -121,6 +121,24 @@ test('pack-install: the installed bins run', async (t) => {
   );
 });
 
+test('pack-install: a plugin project scaffolded by the installed agentctl installs and tests offline', async (t) => {
+  if (!installed) return t.skip('the install failed');
+  using dir = tempDir('pack-install-plugin');
+  const project = join(dir.path, 'edge-probe');
+  await run(bin('agentctl'), ['plugin', 'new', project, '--capability', 'process'], { env: userEnv });
+  const pkg = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
+  const sdk = pkg.devDependencies['@outpost/plugin-sdk'] as string;
+  assert.match(sdk, /^file:\/.*\/node_modules\/@outpost\/plugin-sdk$/);
+  assert.ok(sdk.startsWith(`file:${prefix}/`), `${sdk}: the SDK installed with agentctl`);
+  // --offline: the SDK is not on the registry, and nothing else may be needed from it. Without
+  // NODE_TEST_CONTEXT, the project's node --test reports as text, not to this test runner.
+  const { NODE_TEST_CONTEXT: _, ...env } = userEnv;
+  const npm = { cwd: project, env, timeout: 120_000 };
+  await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], npm);
+  const tested = await run('npm', ['test'], npm);
+  assert.match(tested.stdout, /^ℹ pass 1$/m, tested.stdout);
+});
+
 test('pack-install: the installed collector receives data from the installed agent', async (t) => {
   if (!installed) return t.skip('the install failed');
   using dir = tempDir('pack-install-run');

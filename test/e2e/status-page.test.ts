@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
-import { agentYaml, startAgent, startCollector, tempDir, waitFor } from './harness.ts';
+import { startFleet, tempDir, waitFor } from './harness.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -11,44 +10,25 @@ test('the status page shows a person the agent, its charts and a firing alert', 
   skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is not installed (Debian package "chromium")`,
 }, async (t) => {
   using dir = tempDir('status-page');
-  const configFile = join(dir.path, 'collector.yaml');
-  writeFileSync(configFile, 'alerts:\n  evaluate_interval: 500ms\nretention:\n  interval: 500ms\n');
-  const collector = await startCollector(join(dir.path, 'collector'), '127.0.0.1:0', [
-    '--config',
-    configFile,
-  ]);
-  t.after(() => collector.proc.stop('SIGKILL'));
-  const agent = await startAgent(
-    dir.path,
-    agentYaml({ url: collector.url, stateDir: join(dir.path, 'agent') }),
-    {
-      OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken,
-    },
-  );
-  t.after(() => agent.proc.stop('SIGKILL'));
-  const { hostname } = await waitFor('system metrics at the collector', async () => {
-    const { agents } = await collector.api<{ agents: Array<{ id: string; hostname: string }> }>(
-      '/api/v1/agents',
-    );
-    const found = agents[0];
-    if (!found) return undefined;
+  const { collector, agentId } = await startFleet(t, dir.path, {
+    collectorConfig: 'alerts:\n  evaluate_interval: 500ms\nretention:\n  interval: 500ms\n',
+    inputs: true,
+  });
+  await waitFor('system metrics at the collector', async () => {
     const { metrics } = await collector.api<{ metrics: unknown[] }>(
-      `/api/v1/metrics?agent=${found.id}&name=system.cpu.utilization&limit=3`,
+      `/api/v1/metrics?agent=${agentId}&name=system.cpu.utilization&limit=3`,
     );
-    return metrics.length >= 2 ? found : undefined;
+    return metrics.length >= 2 ? true : undefined;
   });
-  const res = await fetch(`${collector.url}/api/v1/alert/rules`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${collector.adminToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({
-      type: 'threshold',
-      name: 'host is up',
-      metric: 'system.uptime',
-      op: 'above',
-      threshold: 0,
-    }),
+  const { hostname } = await collector.api<{ hostname: string }>(`/api/v1/agents/${agentId}`);
+  const rule = await collector.request('POST', '/api/v1/alert/rules', {
+    type: 'threshold',
+    name: 'host is up',
+    metric: 'system.uptime',
+    op: 'above',
+    threshold: 0,
   });
-  assert.equal(res.status, 201, await res.text());
+  assert.equal(rule.status, 201, JSON.stringify(rule.body));
 
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -116,12 +96,19 @@ test('the status page shows a person the agent, its charts and a firing alert', 
 
   // Seven days are drawn from the hourly rollups the retention sweep writes (every 500ms here).
   await page.selectOption('#hours', '168');
-  const hourly = page.locator(
-    'figure[data-resolution="hour"] svg.chart[data-metric="system.cpu.utilization"] polyline',
+  const hourlyCpu = page.locator(
+    'figure[data-resolution="hour"] svg.chart[data-metric="system.cpu.utilization"]',
   );
-  await hourly.first().waitFor({ timeout: 15_000 });
-  assert.match((await hourly.first().getAttribute('points')) ?? '', /^\d+(\.\d+)?,\d+(\.\d+)?/);
-  assert.match(await page.locator('.host figcaption').first().innerText(), /^CPU utilization \(hourly\)$/);
+  // One hour of rollups is one point: drawn as a dot, two or more as a line.
+  await hourlyCpu.locator('circle, polyline[points*=" "]').first().waitFor({ timeout: 15_000 });
+  assert.match(
+    (await hourlyCpu.locator('polyline').first().getAttribute('points')) ?? '',
+    /^\d+(\.\d+)?,\d+(\.\d+)?/,
+  );
+  assert.match(
+    (await page.locator('.host figcaption').first().textContent()) ?? '',
+    /^CPU utilization \(hourly\)$/,
+  );
   assert.ok(metricQueries.some((url) => url.includes('resolution=hour')));
   assert.deepEqual(problems, []);
 });

@@ -48,7 +48,13 @@ test('after kill -9 and a deleted queue WAL, the restarted agent reuses no seq: 
     const records = await allRecords(collector, agentId);
     return records.length >= 5 ? records : undefined;
   });
-  assert.deepEqual(stored.map((r) => r.name).sort(), ['after.1', 'after.2', 'before.1', 'before.2', 'before.3']);
+  assert.deepEqual(stored.map((r) => r.name).sort(), [
+    'after.1',
+    'after.2',
+    'before.1',
+    'before.2',
+    'before.3',
+  ]);
   assert.equal(new Set(stored.map((r) => r.seq)).size, 5, 'no record seq was reused');
   const after = JSON.parse(await ctl('queue', 'stats', '--json')).stats;
   assert.equal(after.deadLetter, 0, 'no batch was refused as a conflict');

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import * as tar from 'tar';
 import { compress } from 'zstd-napi';
-import { type Agent, type Session, startSession } from './session.ts';
+import { type Agent, eventually, type Session, startSession } from './session.ts';
 
 async function session(t: { after: (fn: () => Promise<void>) => void }, values = {}): Promise<Session> {
   const s = await startSession(values);
@@ -203,6 +203,20 @@ test('fleet api: commands go to their agent only, once per result', async (t) =>
   assert.equal(stored.json.status, 'succeeded');
   assert.deepEqual(stored.json.result, { message: 'done' });
 
+  const brief = await s.request('POST', `/api/v1/agents/${b.agentId}/commands`, {
+    auth: s.admin,
+    body: { type: 'flush', ttlMs: 1000 },
+  });
+  await eventually(
+    'the unanswered command to show as expired',
+    async () => {
+      const seen = await s.request('GET', `/api/v1/commands/${brief.json.id}`, { auth: s.admin });
+      return seen.json.status === 'expired' ? seen : undefined;
+    },
+    5000,
+  );
+  assert.deepEqual((await heartbeat(s, b)).json.commands, [], 'an expired command is never delivered');
+
   const badArgs = await s.request('POST', `/api/v1/agents/${a.agentId}/commands`, {
     auth: s.admin,
     body: { type: 'upgrade', args: {} },
@@ -241,6 +255,12 @@ test('fleet api: bad input on every fleet route gets a clear 4xx', async (t) => 
     ['GET', '/api/v1/configs'],
     ['GET', '/api/v1/configs/history?labels='],
     ['GET', '/api/v1/configs/1'],
+    ['GET', '/api/v1/plugin/store'],
+    ['GET', '/api/v1/plugin/store/disk-check/1.0.0'],
+    ['GET', '/api/v1/plugin/version?name=disk-check'],
+    ['GET', '/api/v1/plugin/config'],
+    ['PUT', '/api/v1/plugin/config', { target: { labels: {} }, name: 'x', version: null }],
+    ['DELETE', '/api/v1/plugin/config', { target: { labels: {} }, name: 'x' }],
   ];
   for (const [method, route, body] of adminRoutes) {
     for (const auth of [undefined, agent.auth, 'Bearer wrong-admin-token-123456']) {
@@ -250,6 +270,8 @@ test('fleet api: bad input on every fleet route gets a clear 4xx', async (t) => 
     }
   }
   for (const [method, route] of [
+    ['GET', '/api/v1/agent/plugins'],
+    ['GET', '/api/v1/agent/plugins/disk-check/1.0.0'],
     ['GET', '/api/v1/agent/config'],
     ['POST', `/api/v1/agent/commands/${command.json.id}/result`],
   ] as const) {
@@ -292,6 +314,10 @@ test('fleet api: bad input on every fleet route gets a clear 4xx', async (t) => 
     body: { status: 'succeeded', message: 'x'.repeat(100 * 1024) },
   });
   assert.equal(oversizedResult.status, 413);
+  assert.equal(
+    oversizedResult.json.error.message,
+    'body is larger than /api/v1/agent/commands/:id/result accepts (65536 bytes, as sent)',
+  );
 
   const bomb = compress(Buffer.from(`{"status":"failed","message":"${'a'.repeat(4 * 1024 * 1024)}"}`));
   assert.ok(bomb.length < 64 * 1024, 'small on the wire');
@@ -472,4 +498,16 @@ test('fleet api: the plugin store checks packages, assigns them and serves them 
   assert.deepEqual(bDesired.json.plugins, [{ name: 'disk-check', version: null }]);
   const aDesired = await s.request('GET', '/api/v1/agent/plugins', { auth: a.auth });
   assert.equal(aDesired.json.plugins[0].version, '1.0.0', "the agent's own assignment wins over a selector");
+
+  const unassign = (body: unknown) => s.request('DELETE', '/api/v1/plugin/config', { auth: s.admin, body });
+  assert.deepEqual((await unassign({ target: { agent: a.agentId }, name: 'disk-check' })).json, {
+    removed: true,
+  });
+  assert.equal((await unassign({ target: { agent: a.agentId }, name: 'disk-check' })).status, 404);
+  const afterUnassign = await s.request('GET', '/api/v1/agent/plugins', { auth: a.auth });
+  assert.deepEqual(
+    afterUnassign.json.plugins,
+    [{ name: 'disk-check', version: null }],
+    'the selector applies again',
+  );
 });

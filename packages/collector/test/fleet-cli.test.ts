@@ -157,6 +157,8 @@ test('admin cli: plugin upload, list, assign, versions and assignments', async (
     ],
   );
   assert.match((await cli(['plugin', 'versions', 'disk-check'], env)).stdout, /1\.2\.0\s+yes\s+-/);
+  const unassigned = await cli(['plugin', 'unassign', 'disk-check', '--agent', agent.agentId], env);
+  assert.equal(unassigned.stdout, 'disk-check is no longer assigned there\n', unassigned.stderr);
   assert.equal((await cli(['plugin', 'assign', 'disk-check', '--labels', ''], env)).code, 2);
   assert.equal(
     (await cli(['plugin', 'assign', 'disk-check', '1.2.0', '--agent', 'x', '--config', '{'], env)).code,

@@ -5,7 +5,8 @@ import { eventually, startSession } from './session.ts';
 const HOUR = 3_600_000;
 
 interface Point {
-  resolution: 'raw' | 'hour';
+  /** Absent on raw records. */
+  resolution?: 'hour';
   ts: number;
   value: number;
   min?: number;
@@ -58,7 +59,7 @@ test('metrics: a range older than raw retention is answered from hourly rollups 
       10_000,
     );
     assert.deepEqual(
-      raw.metrics.map((m) => [m.resolution, m.seq, m.value]),
+      raw.metrics.map((m) => [m.resolution ?? 'raw', m.seq, m.value]),
       [
         ['raw', 5, 0.1],
         ['raw', 6, 0.3],
@@ -73,7 +74,7 @@ test('metrics: a range older than raw retention is answered from hourly rollups 
       Number(a[1]) - Number(b[1]) || String(a[2]).localeCompare(String(b[2]));
     assert.deepEqual(
       auto.metrics
-        .map((m) => [m.resolution, m.ts - old, m.attrs.core, round(m.value), m.min, m.max, m.count])
+        .map((m) => [m.resolution ?? 'raw', m.ts - old, m.attrs.core, round(m.value), m.min, m.max, m.count])
         .sort(byTime),
       [
         ['hour', 0, '0', 0.3, 0.2, 0.4, 2],

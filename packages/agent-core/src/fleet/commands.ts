@@ -46,7 +46,11 @@ const succeeded = (message: string, data?: Record<string, unknown>): CommandOutc
 });
 
 /** Runs one command; never throws: every failure is a result the admin gets to read. */
-export async function runCommand(target: CommandTarget, command: DeliveredCommand): Promise<CommandOutcome> {
+export async function runCommand(
+  target: CommandTarget,
+  command: DeliveredCommand,
+  signal: AbortSignal,
+): Promise<CommandOutcome> {
   if (!target.config().fleet.commands) {
     return failed('commands are turned off on this host (fleet.commands: false in its config)');
   }
@@ -65,7 +69,7 @@ export async function runCommand(target: CommandTarget, command: DeliveredComman
       case 'stop':
         return { ...succeeded('agent stopping; start it again with the service manager'), exitCode: 0 };
       case 'upgrade':
-        return await upgrade(target.config().fleet, String(command.args.version ?? ''));
+        return await upgrade(target.config().fleet, String(command.args.version ?? ''), signal);
       default: {
         const plugin = PLUGIN_METHODS[command.type];
         if (plugin) return await pluginCommand(target.plugins(), plugin, String(command.args.name ?? ''));
@@ -89,7 +93,11 @@ async function pluginCommand(
   return succeeded(`plugin ${name} ${plugin.done} (${status.state})`, { state: status.state });
 }
 
-async function upgrade(fleet: AgentConfig['fleet'], version: string): Promise<CommandOutcome> {
+async function upgrade(
+  fleet: AgentConfig['fleet'],
+  version: string,
+  signal: AbortSignal,
+): Promise<CommandOutcome> {
   if (fleet.upgrade_command === null) {
     return failed('upgrades are not set up on this host: set fleet.upgrade_command in its config file');
   }
@@ -99,6 +107,8 @@ async function upgrade(fleet: AgentConfig['fleet'], version: string): Promise<Co
       ['-c', fleet.upgrade_command!],
       {
         timeout: fleet.upgrade_timeout,
+        // The agent is shutting down: it must not wait out a long install.
+        signal,
         maxBuffer: 1024 * 1024,
         env: { ...process.env, OUTPOST_UPGRADE_VERSION: version },
       },
@@ -106,7 +116,8 @@ async function upgrade(fleet: AgentConfig['fleet'], version: string): Promise<Co
         const output = `${stdout}${stderr}`.trim().slice(-2000);
         if (!err) return resolve({ code: 0, output });
         const e = err as NodeJS.ErrnoException & { killed?: boolean; code?: number | string };
-        resolve({ code: e.killed ? 'timeout' : (e.code ?? null), output: output || e.message });
+        const code = signal.aborted ? 'stopped' : e.killed ? 'timeout' : (e.code ?? null);
+        resolve({ code, output: output || e.message });
       },
     );
   });
@@ -114,7 +125,9 @@ async function upgrade(fleet: AgentConfig['fleet'], version: string): Promise<Co
     const why =
       outcome.code === 'timeout'
         ? `timed out after ${fleet.upgrade_timeout} ms`
-        : `exited with ${outcome.code}`;
+        : outcome.code === 'stopped'
+          ? 'was stopped because the agent shut down'
+          : `exited with ${outcome.code}`;
     return failed(`upgrade command ${why}; the agent keeps running: ${outcome.output}`, {
       output: outcome.output,
     });

@@ -247,3 +247,38 @@ test('fleet controller: a desired config the agent cannot load is refused once a
   assert.match(status.error!.message, /^remote config 12:3:15: inputs\.system\.interval/);
   assert.throws(() => readFileSync(join(stateDir, 'remote-config.json')), { code: 'ENOENT' });
 });
+
+test('fleet controller: a failing upgrade command is reported with its output and the agent stays', async (t) => {
+  const { dir, stateDir } = dirFor(t);
+  const file = join(dir, 'upgrade.yaml');
+  writeFileSync(
+    file,
+    `agent:\n  state_dir: ${stateDir}\nfleet:\n  upgrade_command: echo "no such version $OUTPOST_UPGRADE_VERSION" >&2; exit 3\n`,
+  );
+  const { config } = await loadConfig({ path: file, env: {} });
+  const exits: number[] = [];
+  const client = scriptedClient();
+  const controller = new FleetController({
+    host: hostFor(file, config, [], exits),
+    client: () => client,
+    stateDir,
+    logger,
+  });
+  await new Promise<void>((resolve) => {
+    controller.onHeartbeatAnswer({
+      serverTime: 1,
+      commands: [{ id: 'cmd_u', type: 'upgrade', args: { version: '9.9.9' } }],
+    });
+    const poll = setInterval(() => {
+      if (client.reported.length > 0) {
+        clearInterval(poll);
+        resolve();
+      }
+    }, 10);
+  });
+  await controller.close();
+  const body = client.reported[0]!.body as { status: string; message: string };
+  assert.equal(body.status, 'failed');
+  assert.equal(body.message, 'upgrade command exited with 3; the agent keeps running: no such version 9.9.9');
+  assert.deepEqual(exits, []);
+});

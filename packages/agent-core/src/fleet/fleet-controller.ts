@@ -68,6 +68,7 @@ export class FleetController {
   /** A desired version this agent refused; not fetched again until the collector wants another. */
   #refused: RemoteConfigError | null = null;
   #closed = false;
+  readonly #abort = new AbortController();
 
   constructor(options: FleetControllerOptions) {
     this.#options = options;
@@ -93,10 +94,11 @@ export class FleetController {
     };
   }
 
-  /** Waits for the work in progress; later answers are ignored. */
+  /** Stops a running upgrade command and waits for the work in progress; later answers are ignored. */
   async close(): Promise<void> {
     this.#closed = true;
     this.#next = null;
+    this.#abort.abort();
     await this.#working;
   }
 
@@ -214,7 +216,7 @@ export class FleetController {
     } else {
       this.#journal.started(command.id, command.type);
       logger.info({ command: command.id, type: command.type, args: command.args }, 'running command');
-      const outcome = await runCommand(this.#options.host, command);
+      const outcome = await runCommand(this.#options.host, command, this.#abort.signal);
       result = outcome.result;
       exitCode = outcome.exitCode;
       this.#journal.finished(command.id, result);

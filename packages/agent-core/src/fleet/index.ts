@@ -24,4 +24,5 @@ export {
   REMOTE_CONFIG_FILE,
   type RemoteConfigError,
   remoteConfigPath,
+  setAsideRemoteConfig,
 } from './remote-config.ts';

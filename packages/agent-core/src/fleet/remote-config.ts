@@ -1,5 +1,7 @@
+import { renameSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { Logger } from 'pino';
 import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type LoadedConfig, loadConfig, parseConfig } from '../config/index.ts';
@@ -67,6 +69,21 @@ export function writeRemoteConfig(stateDir: string, config: RemoteConfig): void 
 
 export function removeRemoteConfig(stateDir: string): void {
   removeFile(remoteConfigPath(stateDir));
+}
+
+/** Moves the stored remote config out of the way (kept for a look), so the next start ignores it. */
+export function setAsideRemoteConfig(stateDir: string, logger: Logger): void {
+  const path = remoteConfigPath(stateDir);
+  const aside = `${path}.failed-start-${Date.now()}`;
+  try {
+    renameSync(path, aside);
+    logger.error(
+      { movedTo: aside },
+      'the agent did not start with its remote config; the next start runs without it',
+    );
+  } catch (err) {
+    logger.error({ err }, 'could not set the remote config aside');
+  }
 }
 
 /** Loads the host's file (errors there throw, as before) and lays the stored remote config over it. */

@@ -19,6 +19,7 @@ import {
   FleetController,
   loadEffectiveConfig,
   type RemoteConfigError,
+  setAsideRemoteConfig,
 } from '../fleet/index.ts';
 import { createLogger, type LogFormat } from '../log/index.ts';
 import { PluginRuntime, pluginRoutes, registerPluginMetrics } from '../plugins/index.ts';
@@ -177,6 +178,9 @@ export class Agent {
       await self.#listenForMetrics(config.metrics.listen);
     } catch (err) {
       await self.close();
+      // A remote config that stops the agent from starting would restart it into the same failure
+      // forever; the next start runs on the host's file and fetches the config again.
+      if (effective.remoteVersion !== null) setAsideRemoteConfig(config.agent.state_dir, logger);
       throw err;
     }
     agent = self;

@@ -113,21 +113,22 @@ function burnCpu(ms: number): void {
 test('resource guard: real CPU burned by this process slows a real input, and it recovers when idle', async () => {
   const input = new TickCounter({ intervalMs: 20, emit: async () => true, logger: silent });
   const guard = new ResourceGuard({
-    limits: { cpuPercent: 50, memoryBytes: null },
+    // Low, so a busy loop is over it even when other processes share the cores.
+    limits: { cpuPercent: 10, memoryBytes: null },
     intervalMs: 60_000,
     shedding: { slowInputs: (factor) => input.setSlowdown(factor) },
     logger: silent,
   });
   input.start();
   await guard.check();
-  // Two busy readings: the process's own cpuUsage() shows close to 100% of a core.
+  // Two busy readings: the process's own cpuUsage() shows up to 100% of a core.
   for (let i = 0; i < 2; i++) {
     burnCpu(300);
     await guard.check();
   }
   const busy = guard.status();
   assert.equal(busy.level, 1, `last reading ${JSON.stringify(busy.last)}`);
-  assert.ok((busy.last?.cpuPercent ?? 0) > 50);
+  assert.ok((busy.last?.cpuPercent ?? 0) > 10);
 
   // The input now ticks every 40 ms instead of 20.
   const before = input.ticks;
@@ -135,7 +136,9 @@ test('resource guard: real CPU burned by this process slows a real input, and it
   const slowed = input.ticks - before;
   assert.ok(slowed >= 2 && slowed <= 13, `${slowed} ticks in 400 ms at 40 ms`);
 
-  for (let i = 0; i < 3; i++) {
+  // Idle readings (under 8%) bring it back; a stray busy reading only delays that.
+  const deadline = Date.now() + 5000;
+  while (guard.status().level > 0 && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
     await guard.check();
   }

@@ -1,7 +1,6 @@
 // The plugin-host child process: one PluginSandbox per loaded plugin, driven over IPC by PluginHost.
 // V8 can abort the whole process on an isolate's out-of-memory; that is why this runs apart from
 // the daemon.
-import type { AlertRecord, OutpostRecord } from '@outpost/plugin-sdk';
 import { readPluginPackage } from '@outpost/plugin-sdk/manifest';
 import { PluginSandbox } from '@outpost/plugin-sdk/sandbox';
 import type { HostMessage, HostRequest, LoadSpec, SandboxReport, WireError } from './protocol.ts';
@@ -86,20 +85,9 @@ async function handle(request: HostRequest): Promise<unknown> {
       return load(request.spec);
     case 'unload':
       return unload(request.name);
-    case 'call': {
-      const sandbox = loaded(request.name);
-      switch (request.method) {
-        case 'collect':
-          return sandbox.collect();
-        case 'process':
-          return sandbox.process(request.input as OutpostRecord[]);
-        case 'rule':
-          return sandbox.rule(request.input as OutpostRecord[]);
-        case 'action':
-          return sandbox.action(request.input as AlertRecord);
-      }
-      throw new Error(`unknown method ${String(request.method)}`);
-    }
+    case 'call':
+      // Records stay JSON text here both ways: the daemon decodes and checks the output.
+      return loaded(request.name).callJson(request.method, request.input);
     case 'stats': {
       const out: Record<string, SandboxReport> = {};
       for (const [name, sandbox] of sandboxes) out[name] = { ...sandbox.stats(), alive: sandbox.alive };

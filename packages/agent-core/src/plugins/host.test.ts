@@ -12,6 +12,7 @@ const codeOf = (err: unknown) => (err as { code?: string }).code;
 const CODE = `export default {
   process(records) {
     if (records[0]?.name === 'spin') for (;;) {}
+    if (records[0]?.name === 'bad') return [records[1], { ...records[0], attrs: { host: { nested: true } } }];
     return records.map((r) => ({ ...r, name: 'seen' }));
   },
 };`;
@@ -79,6 +80,28 @@ test('a killed host fails the calls in flight with E_PLUGIN_HOST_DIED and comes 
   await host.start();
   assert.equal(host.restarts, 1);
   assert.equal(((await host.call('echo', 'process', [record('b')])) as unknown[]).length, 1);
+});
+
+test('records cross the host as JSON and are checked in the daemon: a bad one fails the call naming the plugin and field', async (t) => {
+  const host = new PluginHost({ logger: pino({ level: 'silent' }) });
+  t.after(() => host.close());
+  await host.start();
+  await host.load(spec(t));
+  const pid = host.pid;
+  await assert.rejects(host.call('echo', 'process', [record('bad'), record('ok')]), (err) => {
+    assert.equal(codeOf(err), 'E_PLUGIN_OUTPUT');
+    assert.match(
+      (err as Error).message,
+      /^plugin "echo": process\(\) output refused: returned\[1\]\.attrs\.host: must be a string, a finite number or a boolean$/,
+    );
+    return true;
+  });
+  const out = await host.call('echo', 'process', [{ ...record('a'), ts: undefined }]);
+  assert.equal(host.pid, pid, 'the plugin host kept running');
+  assert.equal(out.length, 1);
+  assert.equal(Object.getPrototypeOf(out[0]), Object.prototype);
+  assert.equal(out[0]?.source, 'system', 'process plugins keep sources');
+  assert.ok(typeof out[0]?.ts === 'number' && out[0].ts > 1, 'a missing ts is completed');
 });
 
 test('a bad sha256 refuses the load; close() is idempotent and later requests fail clearly', async (t) => {

@@ -1,7 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import type { OutpostRecord } from '@outpost/plugin-sdk';
+import { type PluginOutput, readPluginOutput } from '@outpost/plugin-sdk/records';
 import type { PluginLogEntry } from '@outpost/plugin-sdk/sandbox';
 import type { Logger } from 'pino';
-import { hostClosed, hostDied, hostTimeout, remoteError } from './errors.ts';
+import { asOutpostError, hostClosed, hostDied, hostTimeout, remoteError } from './errors.ts';
 import type { CallMethod, HostMessage, HostRequest, LoadSpec, SandboxReport } from './protocol.ts';
 
 export interface PluginHostOptions {
@@ -37,9 +39,10 @@ function childExecArgv(): string[] {
 }
 
 /**
- * The daemon's side of the plugin-host child process: requests with ids and timeouts over IPC
- * (advanced serialization, so records cross without a JSON round trip). A child that dies fails
- * the requests in flight with E_PLUGIN_HOST_DIED and is restarted with backoff.
+ * The daemon's side of the plugin-host child process: requests with ids and timeouts over IPC.
+ * Records cross as one JSON string each way: V8-serializing 1000 record objects costs several
+ * times what a string copy does. A child that dies fails the requests in flight with
+ * E_PLUGIN_HOST_DIED and is restarted with backoff.
  */
 export class PluginHost {
   readonly #logger: Logger;
@@ -94,8 +97,18 @@ export class PluginHost {
     return this.#request({ op: 'unload', name }) as Promise<void>;
   }
 
-  call(name: string, method: CallMethod, input?: unknown): Promise<unknown> {
-    return this.#request({ op: 'call', name, method, input });
+  /**
+   * Runs one capability call. Records cross the plugin host as JSON text; what the plugin produced
+   * is decoded and checked here (readPluginOutput), so a bad record fails with E_PLUGIN_OUTPUT.
+   */
+  async call(name: string, method: CallMethod, input?: unknown): Promise<OutpostRecord[]> {
+    const json = input === undefined ? undefined : JSON.stringify(input);
+    const output = (await this.#request({ op: 'call', name, method, input: json })) as PluginOutput;
+    try {
+      return readPluginOutput(output);
+    } catch (err) {
+      throw asOutpostError(err);
+    }
   }
 
   stats(): Promise<Record<string, SandboxReport>> {

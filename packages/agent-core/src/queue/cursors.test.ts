@@ -47,7 +47,10 @@ test('cursors: a version 1 queue file is migrated and keeps its records', async 
   q.enqueue([rec('metric', 1), rec('metric', 2)]);
   await q.close();
   const db = new Database(file);
-  db.exec('DROP TABLE cursors');
+  db.exec(`DROP TABLE cursors;
+           ALTER TABLE batches DROP COLUMN first_seq;
+           ALTER TABLE batches DROP COLUMN last_seq;
+           CREATE INDEX records_by_batch ON records(batch_seq, seq);`);
   db.pragma('user_version = 1');
   db.close();
 

@@ -4,7 +4,7 @@ import { ids, openQueue, rec, tempQueuePath } from './fixtures.ts';
 
 const refused = { code: 'E_COLLECTOR_REJECTED', message: 'field records[0].name: required', status: 400 };
 
-test('dead letter: batches are listed with their reason, retried with their seqs, or purged and counted', async () => {
+test('dead letter: batches are listed with their reason, retried as new records, or purged and counted', async () => {
   const file = tempQueuePath();
   let q = openQueue(file);
   q.enqueue([1, 2, 3, 4, 5].map((i) => rec('metric', i)));
@@ -31,10 +31,13 @@ test('dead letter: batches are listed with their reason, retried with their seqs
   const again = q.lease({ maxRecords: 10, maxBytes: 1e6 });
   assert.ok(again);
   assert.notEqual(again.seq, first.seq, 'a retried batch is sent under a new batch seq');
+  // The collector stored none of them, so they come back as new records: after what was pending,
+  // with fresh seqs above every seq already handed out.
+  assert.deepEqual(ids(again.records), [5, 1, 2]);
+  const lastBefore = Math.max(...second.records.map((r) => r.seq), 5);
   assert.deepEqual(
     again.records.map((r) => r.seq),
-    [...first.records.map((r) => r.seq), 5],
-    'retried records keep their seqs and go out before newer ones',
+    [5, lastBefore + 1, lastBefore + 2],
   );
   q.ack(again.seq);
 

@@ -299,9 +299,11 @@ async function run(config: Config, actions: Action[]): Promise<void> {
           model.dead = model.dead.filter((r) => !chosen.includes(r));
           if (action.type === 'retryDead') {
             assert.equal(queue.retryDeadLetter(batchSeq), chosen.length);
-            model.pending = [...model.pending, ...chosen.map(({ batchSeq: _, ...r }) => r)].sort(
-              (a, b) => a.seq - b.seq,
-            );
+            // Back as new records: fresh seqs after every stored one, enqueued now.
+            const again = [...chosen]
+              .sort((a, b) => a.seq - b.seq)
+              .map(({ batchSeq: _, ...r }) => ({ ...r, seq: ++model.lastSeq, enqueuedAt: clock.t }));
+            model.pending = [...model.pending, ...again];
           } else {
             assert.equal(queue.purgeDeadLetter(batchSeq), chosen.length);
             model.dropped.purged += chosen.length;

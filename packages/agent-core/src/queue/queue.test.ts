@@ -382,26 +382,39 @@ test('queue: close is idempotent, checkpoints the WAL and makes every method ref
   assert.throws(() => q.stats(), closed);
 });
 
-test('queue: a version 2 file loses its pending-record indexes on open and keeps its records', async () => {
+test('queue: a version 2 file is migrated: its indexes go and its formed batches are pending again', async () => {
   const file = tempQueuePath();
   let q = openQueue(file, { maxAgeMs: 60_000 });
-  q.enqueue([rec('log', 1), rec('metric', 2)]);
+  q.enqueue([rec('log', 1), rec('metric', 2), rec('metric', 3)]);
   await q.close();
+  // As version 2 kept them: records 1 and 2 tagged with formed batch 7, record 3 pending.
   const db = new Database(file);
-  db.exec(`CREATE INDEX records_pending_by_class ON records(drop_class, seq) WHERE batch_seq IS NULL;
-           CREATE INDEX records_pending_by_age ON records(enqueued_at) WHERE batch_seq IS NULL;`);
+  db.exec(`ALTER TABLE batches DROP COLUMN first_seq;
+           ALTER TABLE batches DROP COLUMN last_seq;
+           CREATE INDEX records_by_batch ON records(batch_seq, seq);
+           CREATE INDEX records_pending_by_class ON records(drop_class, seq) WHERE batch_seq IS NULL;
+           CREATE INDEX records_pending_by_age ON records(enqueued_at) WHERE batch_seq IS NULL;
+           INSERT INTO batches(seq, created_at, attempts) VALUES (7, 1, 2);
+           UPDATE records SET batch_seq = 7 WHERE seq <= 2;`);
   db.pragma('user_version = 2');
   db.close();
 
   q = openQueue(file, { maxAgeMs: 60_000 });
-  assert.deepEqual(ids(q.lease(big)!.records), [1, 2]);
+  assert.equal(q.stats().batches, 0);
+  const batch = q.lease(big)!;
+  assert.deepEqual(ids(batch.records), [1, 2, 3], 'every record once, under its own seq');
+  assert.deepEqual(
+    batch.records.map((r) => r.seq),
+    [1, 2, 3],
+  );
+  assert.ok(batch.seq > 7, 'the new batch seq is above the dissolved one');
   await q.close();
   const after = new Database(file, { readonly: true });
   const indexes = after
     .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")
     .pluck()
     .all();
-  assert.deepEqual(indexes, ['records_by_batch']);
+  assert.deepEqual(indexes, []);
   after.close();
 });
 
@@ -411,7 +424,7 @@ test('queue: the file is a WAL database with the schema version set', async () =
   q.enqueue([rec('metric', 1)]);
   const db = new Database(file, { readonly: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(db.pragma('user_version', { simple: true }), 3);
+  assert.equal(db.pragma('user_version', { simple: true }), 4);
   db.close();
   await q.close();
   assert.ok(fs.existsSync(path.dirname(file)), 'parent dirs were created');

@@ -149,6 +149,16 @@ interface EnqueueOutcome extends Delta {
 interface LeaseOutcome extends Delta {
   batch: Batch | null;
   formed: boolean;
+  /** The new 'formed_through' when a batch was formed. */
+  formedThrough?: number;
+}
+
+interface BatchRow {
+  seq: number;
+  created_at: number;
+  attempts: number;
+  first_seq: number;
+  last_seq: number;
 }
 
 const DROP_LOG_INTERVAL_MS = 60_000;
@@ -231,6 +241,8 @@ export class Queue extends EventEmitter<QueueEvents> {
   #deadLetter: number;
   #lastSeq: number;
   #lastBatchSeq: number;
+  /** Every record with a seq above this is pending; those at or below it are in formed batches. */
+  #formedThrough: number;
   #enqueued = 0;
   #acked = 0;
   readonly #dropped: Record<DropReason, number>;
@@ -245,7 +257,7 @@ export class Queue extends EventEmitter<QueueEvents> {
   >;
   readonly #ackTx: Database.Transaction<(batchSeq: number) => { depth: number; bytes: number }>;
   readonly #retryDeadLetterTx: Database.Transaction<
-    (batchSeq: number | null) => { depth: number; bytes: number }
+    (batchSeq: number | null, at: number) => { depth: number; bytes: number; lastSeq: number }
   >;
   readonly #purgeDeadLetterTx: Database.Transaction<(batchSeq: number | null) => number>;
   readonly #deadLetterTx: Database.Transaction<
@@ -278,6 +290,7 @@ export class Queue extends EventEmitter<QueueEvents> {
     const last = lastSequences(db);
     this.#lastSeq = last.records;
     this.#lastBatchSeq = last.batches;
+    this.#formedThrough = this.#counter('formed_through');
     this.#dropped = {
       queue_full: this.#counter('dropped.queue_full'),
       max_age: this.#counter('dropped.max_age'),
@@ -295,11 +308,11 @@ export class Queue extends EventEmitter<QueueEvents> {
       this.#leaseInTx(limits, at),
     );
     this.#ackTx = db.transaction((batchSeq: number) => this.#removeBatchInTx(batchSeq));
-    this.#retryDeadLetterTx = db.transaction((batchSeq: number | null) => {
+    this.#retryDeadLetterTx = db.transaction((batchSeq: number | null, at: number) => {
       const totals = this.#stmt.deadLetterTotals.get(batchSeq, batchSeq) as { depth: number; bytes: number };
-      this.#stmt.restoreDeadLetter.run(batchSeq, batchSeq);
+      const info = this.#stmt.restoreDeadLetter.run(at, batchSeq, batchSeq);
       this.#stmt.deleteDeadLetter.run(batchSeq, batchSeq);
-      return totals;
+      return { ...totals, lastSeq: totals.depth > 0 ? Number(info.lastInsertRowid) : 0 };
     });
     this.#purgeDeadLetterTx = db.transaction((batchSeq: number | null) => {
       const purged = this.#stmt.deleteDeadLetter.run(batchSeq, batchSeq).changes;
@@ -307,15 +320,17 @@ export class Queue extends EventEmitter<QueueEvents> {
       return purged;
     });
     this.#deadLetterTx = db.transaction((batchSeq: number, reason: DeadLetterReason, at: number) => {
-      const batch = this.#stmt.batchBySeq.get(batchSeq) as { attempts: number } | undefined;
+      const batch = this.#stmt.batchBySeq.get(batchSeq) as BatchRow | undefined;
       if (batch === undefined) throw queueBatchUnknown(batchSeq);
       this.#stmt.copyToDeadLetter.run(
+        batchSeq,
         batch.attempts,
         reason.code,
         reason.message,
         reason.status ?? null,
         at,
-        batchSeq,
+        batch.first_seq,
+        batch.last_seq,
       );
       return this.#removeBatchInTx(batchSeq);
     });
@@ -390,6 +405,7 @@ export class Queue extends EventEmitter<QueueEvents> {
     if (outcome.formed) {
       this.#batches++;
       this.#lastBatchSeq = outcome.batch!.seq;
+      this.#formedThrough = outcome.formedThrough!;
     }
     if (outcome.batch !== null) this.#leased.add(outcome.batch.seq);
     return outcome.batch;
@@ -465,9 +481,12 @@ export class Queue extends EventEmitter<QueueEvents> {
    */
   retryDeadLetter(batchSeq?: number): number {
     this.#assertOpen();
-    const moved = this.#storage('dead-letter retry', () =>
-      this.#retryDeadLetterTx.immediate(batchSeq ?? null),
-    );
+    const moved = this.#storage('dead-letter retry', () => {
+      const waiting = this.#stmt.deadLetterTotals.get(batchSeq ?? null, batchSeq ?? null) as { depth: number };
+      this.#ceiling.reserve('records', this.#lastSeq + waiting.depth);
+      return this.#retryDeadLetterTx.immediate(batchSeq ?? null, this.#now());
+    });
+    if (moved.lastSeq > this.#lastSeq) this.#lastSeq = moved.lastSeq;
     this.#deadLetter -= moved.depth;
     this.#depth += moved.depth;
     this.#bytes += moved.bytes;
@@ -582,7 +601,7 @@ export class Queue extends EventEmitter<QueueEvents> {
       for (const dropClass of EVICTABLE_CLASSES) {
         if (over <= 0) break;
         let lastEvicted = 0;
-        for (const row of this.#stmt.pendingByClass.iterate(dropClass) as Iterable<{
+        for (const row of this.#stmt.pendingByClass.iterate(this.#formedThrough, dropClass) as Iterable<{
           seq: number;
           bytes: number;
         }>) {
@@ -593,7 +612,9 @@ export class Queue extends EventEmitter<QueueEvents> {
           outcome.depth--;
           outcome.bytes -= row.bytes;
         }
-        if (lastEvicted > 0) this.#stmt.deletePendingByClass.run(dropClass, lastEvicted);
+        if (lastEvicted > 0) {
+          this.#stmt.deletePendingByClass.run(this.#formedThrough, dropClass, lastEvicted);
+        }
         rows.forEach((row, i) => {
           if (over > 0 && row.dropClass === dropClass) {
             over -= row.bytes;
@@ -637,18 +658,16 @@ export class Queue extends EventEmitter<QueueEvents> {
   #leaseInTx(limits: { maxRecords: number; maxBytes: number }, now: number): LeaseOutcome {
     const outcome: LeaseOutcome = { ...this.#evictExpiredInTx(now), batch: null, formed: false };
     this.#countDropsInTx(outcome);
-    for (const row of this.#stmt.batches.iterate() as Iterable<{
-      seq: number;
-      created_at: number;
-      attempts: number;
-    }>) {
+    for (const row of this.#stmt.batches.iterate() as Iterable<BatchRow>) {
       if (this.#leased.has(row.seq)) continue;
-      const rows = this.#stmt.batchRecords.raw().all(row.seq) as StoredRow[];
+      const rows = this.#stmt.batchRecords.raw().all(row.first_seq, row.last_seq) as StoredRow[];
       outcome.batch = toBatch(row.seq, row.created_at, row.attempts, rows);
       break;
     }
     if (outcome.batch === null) {
-      const rows = this.#stmt.pending.raw().all(Math.floor(limits.maxRecords)) as StoredRow[];
+      const rows = this.#stmt.pending
+        .raw()
+        .all(this.#formedThrough, Math.floor(limits.maxRecords)) as StoredRow[];
       let count = 0;
       let bytes = 0;
       for (const [, rowBytes] of rows) {
@@ -657,8 +676,11 @@ export class Queue extends EventEmitter<QueueEvents> {
         bytes += rowBytes;
       }
       if (count === 0) return outcome;
-      const seq = Number(this.#stmt.insertBatch.run(now).lastInsertRowid);
-      this.#stmt.assignBatch.run(seq, rows[count - 1]![0]);
+      const first = rows[0]![0];
+      const last = rows[count - 1]![0];
+      const seq = Number(this.#stmt.insertBatch.run(now, first, last).lastInsertRowid);
+      this.#stmt.setCounter.run('formed_through', last);
+      outcome.formedThrough = last;
       outcome.batch = toBatch(seq, now, 0, count === rows.length ? rows : rows.slice(0, count));
       outcome.formed = true;
     }
@@ -666,9 +688,14 @@ export class Queue extends EventEmitter<QueueEvents> {
   }
 
   #removeBatchInTx(batchSeq: number): { depth: number; bytes: number } {
-    const totals = this.#stmt.batchTotals.get(batchSeq) as { depth: number; bytes: number };
-    this.#stmt.deleteBatchRecords.run(batchSeq);
-    if (this.#stmt.deleteBatch.run(batchSeq).changes === 0) throw queueBatchUnknown(batchSeq);
+    const batch = this.#stmt.batchBySeq.get(batchSeq) as BatchRow | undefined;
+    if (batch === undefined) throw queueBatchUnknown(batchSeq);
+    const totals = this.#stmt.batchTotals.get(batch.first_seq, batch.last_seq) as {
+      depth: number;
+      bytes: number;
+    };
+    this.#stmt.deleteBatchRecords.run(batch.first_seq, batch.last_seq);
+    this.#stmt.deleteBatch.run(batchSeq);
     return totals;
   }
 
@@ -679,11 +706,11 @@ export class Queue extends EventEmitter<QueueEvents> {
     const cutoff = now - maxAgeMs;
     // Records enqueue in seq order, so the oldest pending one says whether any expired: the full
     // look below runs only when one did.
-    const oldest = this.#stmt.oldestPending.get() as { enqueued_at: number } | undefined;
+    const oldest = this.#stmt.oldestPending.get(this.#formedThrough) as { enqueued_at: number } | undefined;
     if (oldest === undefined || oldest.enqueued_at >= cutoff) return delta;
-    const expired = this.#stmt.expiredTotals.get(cutoff) as { depth: number; bytes: number };
+    const expired = this.#stmt.expiredTotals.get(this.#formedThrough, cutoff) as { depth: number; bytes: number };
     if (expired.depth === 0) return delta;
-    this.#stmt.deleteExpired.run(cutoff);
+    this.#stmt.deleteExpired.run(this.#formedThrough, cutoff);
     delta.depth -= expired.depth;
     delta.bytes -= expired.bytes;
     delta.maxAge += expired.depth;
@@ -800,29 +827,26 @@ function prepare(db: Database.Database) {
     insertChunk: db.prepare(
       `INSERT INTO records(enqueued_at, drop_class, bytes, payload) VALUES ${Array(INSERT_CHUNK).fill('(?, ?, ?, ?)').join(', ')}`,
     ),
-    pending: db.prepare(
-      'SELECT seq, bytes, payload FROM records WHERE batch_seq IS NULL ORDER BY seq LIMIT ?',
-    ),
-    pendingByClass: db.prepare(
-      'SELECT seq, bytes FROM records WHERE batch_seq IS NULL AND drop_class = ? ORDER BY seq',
-    ),
-    deletePendingByClass: db.prepare(
-      'DELETE FROM records WHERE batch_seq IS NULL AND drop_class = ? AND seq <= ?',
-    ),
-    oldestPending: db.prepare('SELECT enqueued_at FROM records WHERE batch_seq IS NULL ORDER BY seq LIMIT 1'),
+    // Pending records are those above 'formed_through'; a batch is the range [first_seq, last_seq].
+    pending: db.prepare('SELECT seq, bytes, payload FROM records WHERE seq > ? ORDER BY seq LIMIT ?'),
+    pendingByClass: db.prepare('SELECT seq, bytes FROM records WHERE seq > ? AND drop_class = ? ORDER BY seq'),
+    deletePendingByClass: db.prepare('DELETE FROM records WHERE seq > ? AND drop_class = ? AND seq <= ?'),
+    oldestPending: db.prepare('SELECT enqueued_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1'),
     expiredTotals: db.prepare(
-      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE batch_seq IS NULL AND enqueued_at < ?',
+      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE seq > ? AND enqueued_at < ?',
     ),
-    deleteExpired: db.prepare('DELETE FROM records WHERE batch_seq IS NULL AND enqueued_at < ?'),
-    batches: db.prepare('SELECT seq, created_at, attempts FROM batches ORDER BY seq'),
-    batchBySeq: db.prepare('SELECT attempts FROM batches WHERE seq = ?'),
-    insertBatch: db.prepare('INSERT INTO batches(created_at) VALUES (?)'),
-    assignBatch: db.prepare('UPDATE records SET batch_seq = ? WHERE batch_seq IS NULL AND seq <= ?'),
-    batchRecords: db.prepare('SELECT seq, bytes, payload FROM records WHERE batch_seq = ? ORDER BY seq'),
+    deleteExpired: db.prepare('DELETE FROM records WHERE seq > ? AND enqueued_at < ?'),
+    batches: db.prepare('SELECT seq, created_at, attempts, first_seq, last_seq FROM batches ORDER BY seq'),
+    batchBySeq: db.prepare('SELECT seq, created_at, attempts, first_seq, last_seq FROM batches WHERE seq = ?'),
+    insertBatch: db.prepare('INSERT INTO batches(created_at, first_seq, last_seq) VALUES (?, ?, ?)'),
+    setCounter: db.prepare(
+      'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
+    ),
+    batchRecords: db.prepare('SELECT seq, bytes, payload FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq'),
     batchTotals: db.prepare(
-      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE batch_seq = ?',
+      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE seq BETWEEN ? AND ?',
     ),
-    deleteBatchRecords: db.prepare('DELETE FROM records WHERE batch_seq = ?'),
+    deleteBatchRecords: db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
     deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
     bumpAttempts: db.prepare('UPDATE batches SET attempts = attempts + 1 WHERE seq = ?'),
     cursor: db.prepare('SELECT value FROM cursors WHERE key = ?'),
@@ -842,16 +866,18 @@ function prepare(db: Database.Database) {
     deadLetterTotals: db.prepare(
       'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM dead_letter WHERE (? IS NULL OR batch_seq = ?)',
     ),
+    // New seqs and enqueue time: records the collector refused were never stored, and fresh seqs
+    // keep pending records above 'formed_through' in enqueue order.
     restoreDeadLetter: db.prepare(
-      `INSERT INTO records(seq, batch_seq, enqueued_at, drop_class, bytes, payload)
-       SELECT seq, NULL, enqueued_at, CASE json_extract(payload, '$.kind')
+      `INSERT INTO records(enqueued_at, drop_class, bytes, payload)
+       SELECT ?, CASE json_extract(payload, '$.kind')
                 WHEN 'log' THEN ${DROP_CLASS.log} WHEN 'alert' THEN ${DROP_CLASS.alert} ELSE ${DROP_CLASS.metric} END,
               bytes, payload FROM dead_letter WHERE (? IS NULL OR batch_seq = ?) ORDER BY seq`,
     ),
     deleteDeadLetter: db.prepare('DELETE FROM dead_letter WHERE (? IS NULL OR batch_seq = ?)'),
     copyToDeadLetter: db.prepare(
       `INSERT INTO dead_letter(seq, batch_seq, enqueued_at, bytes, payload, attempts, code, message, status, dead_at)
-       SELECT seq, batch_seq, enqueued_at, bytes, payload, ?, ?, ?, ?, ? FROM records WHERE batch_seq = ?`,
+       SELECT seq, ?, enqueued_at, bytes, payload, ?, ?, ?, ?, ? FROM records WHERE seq BETWEEN ? AND ?`,
     ),
   };
 }

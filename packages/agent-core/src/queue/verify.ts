@@ -104,7 +104,15 @@ function inspect(copy: string, report: QueueFileReport): void {
     }
     const one = <T>(sql: string): T => db.prepare(sql).get() as T;
     report.records = one<{ n: number }>('SELECT count(*) AS n FROM records').n;
-    report.pendingRecords = one<{ n: number }>('SELECT count(*) AS n FROM records WHERE batch_seq IS NULL').n;
+    const formedThrough =
+      version >= 4
+        ? (one<{ value: number } | undefined>("SELECT value FROM counters WHERE name = 'formed_through'")
+            ?.value ?? 0)
+        : 0;
+    report.pendingRecords =
+      version >= 4
+        ? one<{ n: number }>(`SELECT count(*) AS n FROM records WHERE seq > ${formedThrough}`).n
+        : one<{ n: number }>('SELECT count(*) AS n FROM records WHERE batch_seq IS NULL').n;
     report.batches = one<{ n: number }>('SELECT count(*) AS n FROM batches').n;
     report.deadLetter = one<{ n: number }>('SELECT count(*) AS n FROM dead_letter').n;
     if (version >= 2) report.cursors = one<{ n: number }>('SELECT count(*) AS n FROM cursors').n;
@@ -118,9 +126,17 @@ function inspect(copy: string, report: QueueFileReport): void {
     ).n;
     if (orphans > 0) report.problems.push(`${orphans} records belong to batches that do not exist`);
     const empty = one<{ n: number }>(
-      'SELECT count(*) AS n FROM batches b WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.batch_seq = b.seq)',
+      version >= 4
+        ? 'SELECT count(*) AS n FROM batches b WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.seq BETWEEN b.first_seq AND b.last_seq)'
+        : 'SELECT count(*) AS n FROM batches b WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.batch_seq = b.seq)',
     ).n;
     if (empty > 0) report.problems.push(`${empty} batches hold no records`);
+    if (version >= 4) {
+      const stray = one<{ n: number }>(
+        `SELECT count(*) AS n FROM records r WHERE r.seq <= ${formedThrough} AND NOT EXISTS (SELECT 1 FROM batches b WHERE r.seq BETWEEN b.first_seq AND b.last_seq)`,
+      ).n;
+      if (stray > 0) report.problems.push(`${stray} records are below the formed mark but in no batch`);
+    }
     const badPayloads = one<{ n: number }>(
       "SELECT count(*) AS n FROM records WHERE NOT json_valid(payload) OR json_extract(payload, '$.kind') IS NULL OR bytes != length(CAST(payload AS BLOB))",
     ).n;

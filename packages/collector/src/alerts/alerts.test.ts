@@ -1,37 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { type AlertInstance, type IngestRecord, openSqliteStore, type Store } from '../store/index.ts';
-import { AlertEngine, aggregate, ruleSchema, step } from './index.ts';
+import { addAgent, withTempStore } from '../../test/temp-store.ts';
+import type { AlertInstance, IngestRecord, Store } from '../store/index.ts';
+import { AlertEngine, aggregate, EDGE_CURSOR, ruleSchema, step } from './index.ts';
 
 const logger = pino({ level: 'silent' });
-
-async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-alerts-'));
-  const store = await openSqliteStore({ file: path.join(dir, 'collector.db') });
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function addAgent(store: Store, id: string, heartbeatAt: number | null = null): Promise<void> {
-  await store.registerAgent({
-    id,
-    hostname: `${id}-host`,
-    labels: { env: 'prod' },
-    version: '0.1.0',
-    secretSha256: 'ab'.repeat(32),
-    registeredAt: 0,
-  });
-  if (heartbeatAt !== null)
-    await store.recordHeartbeat({ agentId: id, at: heartbeatAt, version: '0.1.0', status: {} });
-}
 
 let seq = 0;
 const metric = (name: string, ts: number, value: number): IngestRecord => ({
@@ -120,7 +94,7 @@ test('alerts: rule validation names the field', () => {
 });
 
 test('alerts: threshold rule over real stored records fires after `for`, resolves, and queues one notification per transition', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     await addAgent(store, 'agt_a', 0);
     await addAgent(store, 'agt_b', 0);
     let now = 100_000;
@@ -190,7 +164,7 @@ test('alerts: threshold rule over real stored records fires after `for`, resolve
 });
 
 test('alerts: offline, no-data and log-pattern rules, edge alerts and silences share the one model', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const now = 1_000_000;
     await addAgent(store, 'agt_up', now - 1000);
     await addAgent(store, 'agt_down', now - 60_000);
@@ -298,7 +272,7 @@ test('alerts: offline, no-data and log-pattern rules, edge alerts and silences s
 });
 
 test('alerts: a channel with repeat_interval is reminded while the alert keeps firing, and only then', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     await addAgent(store, 'agt_a', 0);
     let now = 1_000_000;
     const engine = new AlertEngine({
@@ -347,6 +321,35 @@ test('alerts: a channel with repeat_interval is reminded while the alert keeps f
       await engine.evaluate();
       assert.deepEqual(await sent('chn_1'), ['firing', 'firing(repeat)', 'resolved']);
       assert.deepEqual(await sent('chn_2'), ['firing'], 'send_resolved: false');
+    } finally {
+      await engine.close();
+    }
+  });
+});
+
+test('alerts: the edge-alert cursor moves past records that are not alerts, so retention is not held forever', async () => {
+  await withTempStore(async (store) => {
+    await addAgent(store, 'agt_a', 0);
+    const engine = new AlertEngine({ store, logger, offlineAfterMs: 1e9, intervalMs: 3_600_000 });
+    try {
+      await push(store, 'agt_a', [metric('cpu', 1, 0.5), metric('cpu', 2, 0.6)]);
+      await engine.evaluate();
+      assert.equal(await store.alerts.getCursor(EDGE_CURSOR), await store.alerts.maxRecordId());
+      // An alert record after them is still read once, then the cursor moves on again.
+      await push(store, 'agt_a', [
+        { seq: ++seq, kind: 'alert', ts: 3, name: 'disk full', attrs: {}, source: 'plugin:disk' },
+        metric('cpu', 4, 0.7),
+      ]);
+      await engine.evaluate();
+      await engine.evaluate();
+      const alerts = await store.alerts.listAlerts();
+      assert.deepEqual(
+        alerts.map((a) => [a.key, a.state]),
+        [['edge:agt_a:disk full', 'firing']],
+      );
+      const { transitions } = await store.alerts.queryTransitions({ limit: 10 });
+      assert.equal(transitions.length, 1, 'the alert record was read once');
+      assert.equal(await store.alerts.getCursor(EDGE_CURSOR), await store.alerts.maxRecordId());
     } finally {
       await engine.close();
     }

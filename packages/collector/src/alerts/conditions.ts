@@ -1,4 +1,4 @@
-import type { Attrs, Store, StoredAgent, StoredRecord } from '../store/index.ts';
+import type { Attrs, MetricAggregate, Store, StoredAgent, StoredRecord } from '../store/index.ts';
 import type { Rule } from './rules.ts';
 import type { Observation } from './state.ts';
 
@@ -91,15 +91,6 @@ export async function observe(ruleId: string, rule: Rule, ctx: RuleContext): Pro
   }
 }
 
-export interface Aggregate {
-  agentId: string;
-  count: number;
-  avg: number;
-  min: number;
-  max: number;
-  last: number;
-}
-
 /** Aggregates in memory when the rule narrows by attrs (attrs are JSON in the store). */
 async function attrFilteredAggregates(
   store: Store,
@@ -107,7 +98,7 @@ async function attrFilteredAggregates(
   attrs: Attrs,
   from: number,
   to: number,
-): Promise<Aggregate[]> {
+): Promise<MetricAggregate[]> {
   const records: StoredRecord[] = [];
   let after: { ts: number; id: number } | undefined;
   for (;;) {
@@ -127,8 +118,10 @@ async function attrFilteredAggregates(
   return aggregate(records);
 }
 
-export function aggregate(records: readonly Pick<StoredRecord, 'agentId' | 'value' | 'ts'>[]): Aggregate[] {
-  const byAgent = new Map<string, Aggregate & { sum: number; lastTs: number }>();
+export function aggregate(
+  records: readonly Pick<StoredRecord, 'agentId' | 'value' | 'ts'>[],
+): MetricAggregate[] {
+  const byAgent = new Map<string, MetricAggregate & { sum: number; lastTs: number }>();
   for (const r of records) {
     if (r.value === null) continue;
     const a = byAgent.get(r.agentId);

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { alertEvent, type Channel, channelSchema, type Matcher, matches } from '../notify/index.ts';
-import type { AlertInstance, AlertTransaction, Store, StoredAgent } from '../store/index.ts';
+import { PassRunner } from '../passes/index.ts';
+import type { AlertInstance, AlertTransaction, AlertTransition, Store, StoredAgent } from '../store/index.ts';
 import { edgeObservation, observe, selects } from './conditions.ts';
 import { type Rule, ruleSchema } from './rules.ts';
 import { type Observation, step } from './state.ts';
@@ -38,42 +39,22 @@ interface Routing {
  */
 export class AlertEngine {
   readonly #options: AlertEngineOptions;
-  readonly #timer: NodeJS.Timeout;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #closed: Promise<void> | undefined;
+  readonly #passes: PassRunner;
   evaluations = 0;
 
   constructor(options: AlertEngineOptions) {
     this.#options = options;
-    this.#timer = setInterval(() => this.requestEvaluation(), options.intervalMs);
-    this.#timer.unref();
+    this.#passes = new PassRunner({
+      run: () => this.evaluate(),
+      intervalMs: options.intervalMs,
+      minSpacingMs: MIN_PASS_SPACING_MS,
+      onError: (err) => options.logger.error({ err }, 'alert evaluation failed'),
+    });
   }
 
   /** Schedules a pass; never waits for it (an ingest answer must not wait on alerting). */
   requestEvaluation(): void {
-    if (this.#closed) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    const started = Date.now();
-    this.#running = this.evaluate()
-      .catch((err: unknown) => {
-        if (!this.#closed) this.#options.logger.error({ err }, 'alert evaluation failed');
-      })
-      .then(async () => {
-        if (!this.#again || this.#closed) return;
-        const wait = MIN_PASS_SPACING_MS - (Date.now() - started);
-        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
-      })
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.requestEvaluation();
-        }
-      });
+    this.#passes.request();
   }
 
   /** outpost_collector_alerts{state}: current alerts by state, read at scrape time. */
@@ -93,11 +74,7 @@ export class AlertEngine {
   }
 
   close(): Promise<void> {
-    this.#closed ??= (async () => {
-      clearInterval(this.#timer);
-      await this.#running;
-    })();
-    return this.#closed;
+    return this.#passes.close();
   }
 
   /** One pass: rules, then edge alerts, then repeat reminders; each part in one transaction. */
@@ -255,7 +232,7 @@ async function notify(
   tx: AlertTransaction,
   routing: Routing,
   alert: AlertInstance,
-  transition: { id: number; from: string; to: string; at: number },
+  transition: Pick<AlertTransition, 'id' | 'from' | 'to' | 'at'>,
 ): Promise<number> {
   if (silenced(routing, alert.labels)) return 0;
   let queued = 0;
@@ -266,7 +243,7 @@ async function notify(
       channelId: id,
       alertKey: alert.key,
       dedupKey: `transition:${transition.id}`,
-      payload: alertEvent(alert, transition as Parameters<typeof alertEvent>[1]),
+      payload: alertEvent(alert, transition),
       at: transition.at,
     });
     if (added) queued += 1;

@@ -6,7 +6,7 @@ import { ruleSchema } from '../alerts/index.ts';
 import { badBody, type DecodedBody } from '../ingest/index.ts';
 import { summarizeIssues } from '../issues.ts';
 import { channelSchema, silenceSchema } from '../notify/index.ts';
-import type { AlertState, Store } from '../store/index.ts';
+import type { AlertState, Store, StoredChannel, StoredRule } from '../store/index.ts';
 import { badQuery, notFound } from './errors.ts';
 import type { Api } from './server.ts';
 
@@ -32,17 +32,25 @@ const HISTORY_PARAMS = ['rule', 'alert', 'name', 'state', 'from', 'to', 'limit',
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(8).toString('hex')}`;
 
+const isState = (value: string | undefined): value is AlertState =>
+  (STATES as readonly unknown[]).includes(value);
+
+/** The body as sent (kept and returned as is, so a GET shows what was PUT) once it validates. */
 function validate<S extends z.ZodType>(
   schema: S,
   request: FastifyRequest,
-): { input: unknown; parsed: z.output<S> } {
+): { spec: Record<string, unknown>; parsed: z.output<S> } {
   const input = (request.body as DecodedBody | undefined)?.value;
-  if (input === undefined)
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw badBody('body: required (a JSON object with Content-Type: application/json)');
+  }
   const result = schema.safeParse(input, { reportInput: true });
   if (!result.success) throw badBody(summarizeIssues(result.error.issues, ''));
-  return { input, parsed: result.data };
+  return { spec: { ...input }, parsed: result.data };
 }
+
+const ruleView = ({ id, spec, createdAt, updatedAt }: StoredRule) => ({ id, ...spec, createdAt, updatedAt });
+const channelView = ({ id, spec, createdAt }: StoredChannel) => ({ id, ...spec, createdAt });
 
 /** Alert rules, current alerts, history, notification channels, silences and the notification outbox. */
 export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void {
@@ -51,49 +59,32 @@ export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void
   const changed = () => options.onChange?.();
 
   app.get('/api/v1/alert/rules', admin, async () => ({
-    rules: (await store.alerts.listRules()).map(({ id, spec, createdAt, updatedAt }) => ({
-      id,
-      ...spec,
-      createdAt,
-      updatedAt,
-    })),
+    rules: (await store.alerts.listRules()).map(ruleView),
   }));
 
   app.get<{ Params: { id: string } }>('/api/v1/alert/rules/:id', admin, async (request) => {
     const rule = await store.alerts.getRule(request.params.id);
     if (!rule) throw notFound(`alert rule ${request.params.id} not found`);
-    return { id: rule.id, ...rule.spec, createdAt: rule.createdAt, updatedAt: rule.updatedAt };
+    return ruleView(rule);
   });
 
   app.post('/api/v1/alert/rules', admin, async (request, reply) => {
-    const { input, parsed } = validate(ruleSchema, request);
+    const { spec, parsed } = validate(ruleSchema, request);
     const now = Date.now();
-    const id = newId('rul');
-    await store.alerts.putRule({
-      id,
-      name: parsed.name,
-      spec: input as Record<string, unknown>,
-      createdAt: now,
-      updatedAt: now,
-    });
+    const rule = { id: newId('rul'), name: parsed.name, spec, createdAt: now, updatedAt: now };
+    await store.alerts.putRule(rule);
     changed();
-    return reply.code(201).send({ id, ...(input as object), createdAt: now, updatedAt: now });
+    return reply.code(201).send(ruleView(rule));
   });
 
   app.put<{ Params: { id: string } }>('/api/v1/alert/rules/:id', admin, async (request) => {
     const existing = await store.alerts.getRule(request.params.id);
     if (!existing) throw notFound(`alert rule ${request.params.id} not found`);
-    const { input, parsed } = validate(ruleSchema, request);
-    const now = Date.now();
-    await store.alerts.putRule({
-      id: existing.id,
-      name: parsed.name,
-      spec: input as Record<string, unknown>,
-      createdAt: existing.createdAt,
-      updatedAt: now,
-    });
+    const { spec, parsed } = validate(ruleSchema, request);
+    const rule = { ...existing, name: parsed.name, spec, updatedAt: Date.now() };
+    await store.alerts.putRule(rule);
     changed();
-    return { id: existing.id, ...(input as object), createdAt: existing.createdAt, updatedAt: now };
+    return ruleView(rule);
   });
 
   app.delete<{ Params: { id: string } }>('/api/v1/alert/rules/:id', admin, async (request, reply) => {
@@ -107,12 +98,10 @@ export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void
     const { state, rule, ...rest } = request.query;
     const unknown = Object.keys(rest)[0];
     if (unknown !== undefined) throw badQuery(`unknown query parameter "${unknown}"; known: state, rule`);
-    if (state !== undefined && !STATES.includes(state as AlertState)) {
+    if (state !== undefined && !isState(state)) {
       throw badQuery(`state: expected one of ${STATES.join(', ')}, received "${state}"`);
     }
-    return {
-      alerts: await store.alerts.listAlerts({ state: state as AlertState | undefined, ruleId: rule }),
-    };
+    return { alerts: await store.alerts.listAlerts({ state, ruleId: rule }) };
   });
 
   app.get<{ Querystring: Record<string, string> }>('/api/v1/alert/history', admin, async (request) => {
@@ -131,15 +120,16 @@ export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void
       }
       return n;
     };
-    if (q.state !== undefined && !STATES.includes(q.state as AlertState)) {
-      throw badQuery(`state: expected one of ${STATES.join(', ')}, received "${q.state}"`);
+    const state = q.state;
+    if (state !== undefined && !isState(state)) {
+      throw badQuery(`state: expected one of ${STATES.join(', ')}, received "${state}"`);
     }
     const limit = int('limit', 1, 1000) ?? 100;
     const page = await store.alerts.queryTransitions({
       ruleId: q.rule,
       alertKey: q.alert,
       name: q.name,
-      to: q.state as AlertState | undefined,
+      to: state,
       from: int('from', 0),
       until: int('to', 0),
       before: int('before', 1),
@@ -154,33 +144,25 @@ export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void
   });
 
   app.get('/api/v1/alert/notify', admin, async () => ({
-    channels: (await store.alerts.listChannels()).map(({ id, spec, createdAt }) => ({
-      id,
-      ...spec,
-      createdAt,
-    })),
+    channels: (await store.alerts.listChannels()).map(channelView),
   }));
 
   app.post('/api/v1/alert/notify', admin, async (request, reply) => {
-    const { input } = validate(channelSchema, request);
-    const id = newId('chn');
-    const createdAt = Date.now();
-    await store.alerts.putChannel({ id, spec: input as Record<string, unknown>, createdAt });
+    const { spec } = validate(channelSchema, request);
+    const channel = { id: newId('chn'), spec, createdAt: Date.now() };
+    await store.alerts.putChannel(channel);
     changed();
-    return reply.code(201).send({ id, ...(input as object), createdAt });
+    return reply.code(201).send(channelView(channel));
   });
 
   app.put<{ Params: { id: string } }>('/api/v1/alert/notify/:id', admin, async (request) => {
     const existing = (await store.alerts.listChannels()).find((c) => c.id === request.params.id);
     if (!existing) throw notFound(`notification channel ${request.params.id} not found`);
-    const { input } = validate(channelSchema, request);
-    await store.alerts.putChannel({
-      id: existing.id,
-      spec: input as Record<string, unknown>,
-      createdAt: existing.createdAt,
-    });
+    const { spec } = validate(channelSchema, request);
+    const channel = { ...existing, spec };
+    await store.alerts.putChannel(channel);
     changed();
-    return { id: existing.id, ...(input as object), createdAt: existing.createdAt };
+    return channelView(channel);
   });
 
   app.delete<{ Params: { id: string } }>('/api/v1/alert/notify/:id', admin, async (request, reply) => {

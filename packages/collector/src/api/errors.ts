@@ -40,7 +40,12 @@ export interface ErrorReply {
 }
 
 /** Maps any error (ours, fastify's, or a bug) to the one wire shape. */
-export function toErrorReply(err: unknown, limits: { maxBodyBytes: number }): ErrorReply {
+export function toErrorReply(
+  err: unknown,
+  limits: { maxBodyBytes: number },
+  /** The route's own body limit, when it sets one below or above limits.max_body_bytes. */
+  route?: { url: string | undefined; bodyLimit: number | undefined },
+): ErrorReply {
   if (isOutpostError(err)) {
     if (err.code === 'E_STORE_CLOSED')
       return { status: 503, code: 'E_NOT_READY', message: notReady('shutting down').message };
@@ -51,6 +56,13 @@ export function toErrorReply(err: unknown, limits: { maxBodyBytes: number }): Er
   const fastifyError = err as { code?: string; statusCode?: number; message?: string };
   switch (fastifyError.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      if (route?.bodyLimit !== undefined && route.bodyLimit !== limits.maxBodyBytes) {
+        return {
+          status: 413,
+          code: 'E_BODY_TOO_LARGE',
+          message: `body is larger than ${route.url ?? 'this route'} accepts (${route.bodyLimit} bytes, as sent)`,
+        };
+      }
       return {
         status: 413,
         code: 'E_BODY_TOO_LARGE',

@@ -69,7 +69,9 @@ export function registerFleetRoutes(app: Api, options: FleetRouteOptions): void 
   app.get<WithId>('/api/v1/agents/:id/commands', admin, async (request) => {
     if (!(await store.getAgent(request.params.id))) throw notFound(`agent ${request.params.id} not found`);
     const limit = limitParam(request.query, []);
-    return { commands: (await store.fleet.listCommands(request.params.id, limit)).map(commandView) };
+    return {
+      commands: (await store.fleet.listCommands(request.params.id, limit)).map((c) => commandView(c)),
+    };
   });
   app.get<WithId>('/api/v1/commands/:id', admin, async (request) => {
     const command = await store.fleet.getCommand(request.params.id);
@@ -145,13 +147,15 @@ export function registerFleetRoutes(app: Api, options: FleetRouteOptions): void 
   );
 }
 
-function commandView(command: StoredCommand) {
+function commandView(command: StoredCommand, now = Date.now()) {
+  // Marked in the store when the agent next heartbeats; an agent that never does still shows it.
+  const lapsed = (command.status === 'queued' || command.status === 'delivered') && command.expiresAt <= now;
   return {
     id: command.id,
     agentId: command.agentId,
     type: command.type,
     args: command.args,
-    status: command.status,
+    status: lapsed ? 'expired' : command.status,
     createdAt: command.createdAt,
     expiresAt: command.expiresAt,
     deliveredAt: command.deliveredAt,

@@ -3,10 +3,12 @@ import { encodeCursor, encodeRollupCursor, type MetricQuery } from './query.ts';
 
 const HOUR_MS = 3_600_000;
 
-/** One item of GET /api/v1/metrics: a raw record, or one series' hourly rollup (value = avg). */
+/**
+ * One item of GET /api/v1/metrics: a raw record (the shape from before rollups could be read, so
+ * without `resolution`), or one series' hourly rollup (value = avg).
+ */
 export type MetricPoint =
   | {
-      resolution: 'raw';
       agentId: string;
       seq: number;
       ts: number;
@@ -106,7 +108,6 @@ async function hourPage(
 
 function rawPoint(r: StoredRecord): MetricPoint {
   return {
-    resolution: 'raw',
     agentId: r.agentId,
     seq: r.seq,
     ts: r.ts,

@@ -7,6 +7,7 @@ import {
   MAX_PACKAGE_BYTES,
   packageView,
   pluginVersions,
+  unassignPlugin,
   uploadPlugin,
 } from '../fleet/index.ts';
 import type { PluginPackageInfo, Store } from '../store/index.ts';
@@ -99,6 +100,12 @@ export function registerPluginRoutes(app: Api, options: PluginRouteOptions): voi
       );
       return assignmentView(assignment);
     },
+  );
+
+  app.delete(
+    '/api/v1/plugin/config',
+    { onRequest: authenticateAdmin, bodyLimit: 64 * 1024 },
+    async (request) => unassignPlugin(store, bodyOf(request)),
   );
 
   app.get('/api/v1/agent/plugins', { onRequest: authenticateAgent }, async (request) =>

@@ -107,7 +107,7 @@ export function buildApi(options: ApiOptions): Api {
   });
 
   app.setErrorHandler((err, request, reply) => {
-    const answer = toErrorReply(err, limits);
+    const answer = toErrorReply(err, limits, request.routeOptions);
     if (answer.status >= 500 && answer.code !== 'E_NOT_READY') request.log.error({ err }, 'request failed');
     else request.log.debug({ code: answer.code, reason: answer.message }, 'request refused');
     if (answer.status === 401) void reply.header('WWW-Authenticate', 'Bearer realm="outpost"');

@@ -24,5 +24,6 @@ export {
   MAX_PACKAGE_BYTES,
   packageView,
   pluginVersions,
+  unassignPlugin,
   uploadPlugin,
 } from './plugins.ts';

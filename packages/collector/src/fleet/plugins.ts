@@ -122,6 +122,18 @@ async function inspectPackage(data: Buffer) {
   }
 }
 
+export const unassignPluginSchema = z.strictObject({ target, name: z.string().min(1).max(214) });
+
+/** Stops managing a plugin for a target: its agents keep whatever they have. */
+export async function unassignPlugin(store: Store, body: unknown): Promise<{ removed: true }> {
+  const request = parseRequest(unassignPluginSchema, body);
+  const key = targetKey(request.target);
+  if (!(await store.fleet.removePluginAssignment(key, request.name))) {
+    throw notFound(`no assignment of ${request.name} to ${key}`);
+  }
+  return { removed: true };
+}
+
 /** Sets what a target runs of one plugin; the version must be in the store and the config must fit it. */
 export async function assignPlugin(store: Store, body: unknown, now: number): Promise<PluginAssignment> {
   const request = parseRequest(assignPluginSchema, body);

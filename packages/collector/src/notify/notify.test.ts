@@ -6,21 +6,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { pino } from 'pino';
-import { openSqliteStore, type Store } from '../store/index.ts';
+import { withTempStore } from '../../test/temp-store.ts';
+import { openSqliteStore } from '../store/index.ts';
 import { backoffMs, matches, NotificationSender } from './index.ts';
 
 const logger = pino({ level: 'silent' });
-
-async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-notify-'));
-  const store = await openSqliteStore({ file: path.join(dir, 'collector.db') });
-  try {
-    await fn(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 test('notify: backoff is whole milliseconds, grows, is capped, and waits at least Retry-After', () => {
   const policy = { initialMs: 100, maxMs: 5000 };
@@ -60,7 +50,7 @@ test('notify: a webhook that fails first gets the notification once after the re
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   try {
-    await withStore(async (store) => {
+    await withTempStore(async (store) => {
       await store.alerts.putChannel({
         id: 'chn_ok',
         spec: { name: 'ok', type: 'slack', url: `${url}/hook` },
@@ -87,33 +77,11 @@ test('notify: a webhook that fails first gets the notification once after the re
         transition: null,
       };
       await store.alerts.transaction(async (tx) => {
-        await tx.enqueueNotification({
-          channelId: 'chn_gone',
-          alertKey: 'k',
-          dedupKey: 't:1',
-          payload: event,
-          at: 0,
-        });
-        assert.equal(
-          await tx.enqueueNotification({
-            channelId: 'chn_ok',
-            alertKey: 'k',
-            dedupKey: 't:1',
-            payload: event,
-            at: 0,
-          }),
-          true,
-        );
-        assert.equal(
-          await tx.enqueueNotification({
-            channelId: 'chn_ok',
-            alertKey: 'k',
-            dedupKey: 't:1',
-            payload: event,
-            at: 0,
-          }),
-          false,
-        );
+        const enqueue = (channelId: string) =>
+          tx.enqueueNotification({ channelId, alertKey: 'k', dedupKey: 't:1', payload: event, at: 0 });
+        assert.equal(await enqueue('chn_gone'), true);
+        assert.equal(await enqueue('chn_ok'), true);
+        assert.equal(await enqueue('chn_ok'), false, 'the same dedup key twice is stored once');
       });
       const sender = new NotificationSender({
         store,

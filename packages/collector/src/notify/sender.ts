@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import { PassRunner } from '../passes/index.ts';
 import type { Store } from '../store/index.ts';
 import { type Channel, channelSchema } from './channels.ts';
 import { type BackoffPolicy, backoffMs, post } from './deliver.ts';
@@ -32,36 +33,22 @@ export class NotificationSender {
   readonly stats: NotifyStats = { sent: 0, failed: 0, retried: 0 };
   readonly #options: NotificationSenderOptions;
   readonly #backoff: BackoffPolicy;
-  readonly #timer: NodeJS.Timeout;
-  #running: Promise<void> | undefined;
-  #again = false;
-  #closed: Promise<void> | undefined;
+  readonly #passes: PassRunner;
+  #closed = false;
 
   constructor(options: NotificationSenderOptions) {
     this.#options = options;
     this.#backoff = options.backoff ?? { initialMs: 1000, maxMs: 5 * 60_000 };
-    this.#timer = setInterval(() => this.wake(), options.pollMs ?? 1000);
-    this.#timer.unref();
+    this.#passes = new PassRunner({
+      run: () => this.#pass(),
+      intervalMs: options.pollMs ?? 1000,
+      onError: (err) => options.logger.error({ err }, 'notification pass failed'),
+    });
   }
 
   /** Runs a delivery pass now (or right after the one in progress). */
   wake(): void {
-    if (this.#closed) return;
-    if (this.#running) {
-      this.#again = true;
-      return;
-    }
-    this.#running = this.#pass()
-      .catch((err: unknown) => {
-        if (!this.#closed) this.#options.logger.error({ err }, 'notification pass failed');
-      })
-      .finally(() => {
-        this.#running = undefined;
-        if (this.#again) {
-          this.#again = false;
-          this.wake();
-        }
-      });
+    this.#passes.request();
   }
 
   /** outpost_collector_notifications_total{result="sent"|"retried"|"failed"}. */
@@ -81,11 +68,8 @@ export class NotificationSender {
   }
 
   close(): Promise<void> {
-    this.#closed ??= (async () => {
-      clearInterval(this.#timer);
-      await this.#running;
-    })();
-    return this.#closed;
+    this.#closed = true;
+    return this.#passes.close();
   }
 
   async #pass(): Promise<void> {
@@ -114,6 +98,7 @@ export class NotificationSender {
           'idempotency-key': `outpost-notify-${item.id}`,
           ...channel.headers,
         },
+        // The engine is the outbox's only writer and queues alertEvent() payloads.
         body: formatEvent(channel.type, item.payload as AlertEvent),
         timeoutMs: this.#options.timeoutMs ?? 10_000,
       });

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { pino } from 'pino';
+import { addAgent } from '../../test/temp-store.ts';
 import { type IngestRecord, openSqliteStore } from '../store/index.ts';
 import { Retention } from './index.ts';
 
@@ -27,14 +28,7 @@ test('retention: old raw records become hourly rollups and are deleted in chunks
     now: () => now,
   });
   try {
-    await store.registerAgent({
-      id: 'agt_1',
-      hostname: 'h',
-      labels: {},
-      version: '0.1.0',
-      secretSha256: 'ab'.repeat(32),
-      registeredAt: 0,
-    });
+    await addAgent(store, 'agt_1');
     let seq = 0;
     const records = (from: number, n: number, body = ''): IngestRecord[] =>
       Array.from({ length: n }, (_, i) => ({

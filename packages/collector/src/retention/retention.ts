@@ -53,29 +53,35 @@ export class Retention {
     const chunk = this.#options.chunk ?? 2000;
     const now = (this.#options.now ?? Date.now)();
     const result: SweepResult = { rolledUp: 0, deletedRecords: 0, deletedRollups: 0, freePages: 0 };
-    for (let i = 0; i < MAX_CHUNKS_PER_SWEEP && !this.#closed; i++) {
-      const n = await store.alerts.rollupNext(chunk);
-      result.rolledUp += n;
-      if (n < chunk) break;
-    }
+    result.rolledUp = await this.#inChunks(chunk, () => store.alerts.rollupNext(chunk));
     let upTo = Number.MAX_SAFE_INTEGER;
     for (const name of this.#options.holdCursors()) upTo = Math.min(upTo, await store.alerts.getCursor(name));
-    for (let i = 0; i < MAX_CHUNKS_PER_SWEEP && !this.#closed; i++) {
-      const n = await store.alerts.deleteRecordsBefore(now - this.#options.rawMs, upTo, chunk);
-      result.deletedRecords += n;
-      if (n < chunk) break;
-    }
-    for (let i = 0; i < MAX_CHUNKS_PER_SWEEP && !this.#closed; i++) {
-      const n = await store.alerts.deleteRollupsBefore(now - this.#options.rollupsMs, chunk);
-      result.deletedRollups += n;
-      if (n < chunk) break;
-    }
+    result.deletedRecords = await this.#inChunks(chunk, () =>
+      store.alerts.deleteRecordsBefore(now - this.#options.rawMs, upTo, chunk),
+    );
+    result.deletedRollups = await this.#inChunks(chunk, () =>
+      store.alerts.deleteRollupsBefore(now - this.#options.rollupsMs, chunk),
+    );
     if (result.deletedRecords + result.deletedRollups > 0)
       result.freePages = await store.alerts.reclaimSpace(4096);
     if (result.deletedRecords > 0 || result.deletedRollups > 0) {
       this.#options.logger.info(result, 'retention sweep');
     }
     return result;
+  }
+
+  /**
+   * Repeats `step` (which handles up to `chunk` rows and returns how many) until a step comes up
+   * short: small transactions keep ingest waiting only briefly. Bounded per sweep, and stops at close().
+   */
+  async #inChunks(chunk: number, step: () => Promise<number>): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < MAX_CHUNKS_PER_SWEEP && !this.#closed; i++) {
+      const n = await step();
+      total += n;
+      if (n < chunk) break;
+    }
+    return total;
   }
 
   close(): Promise<void> {

@@ -1,32 +1,18 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
-import { type IngestRecord, openSqliteStore, type Rollup, type Store } from '../store/index.ts';
+import { addAgent, withTempStore } from '../../test/temp-store.ts';
+import type { IngestRecord, Rollup, Store } from '../store/index.ts';
 
 const HOUR = 3_600_000;
 const T0 = 1_000 * HOUR;
 
-async function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-rollups-'));
-  const store = await openSqliteStore({ file: path.join(dir, 'collector.db') });
-  try {
-    for (const id of ['agt_a', 'agt_b']) {
-      await store.registerAgent({
-        id,
-        hostname: id,
-        labels: {},
-        version: '0.1.0',
-        secretSha256: 'ab'.repeat(32),
-        registeredAt: 0,
-      });
-    }
+/** A store with agents agt_a and agt_b. */
+function withStore(fn: (store: Store) => Promise<void>): Promise<void> {
+  return withTempStore(async (store) => {
+    await addAgent(store, 'agt_a');
+    await addAgent(store, 'agt_b');
     await fn(store);
-  } finally {
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 let seq = 0;

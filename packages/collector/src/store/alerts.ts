@@ -1,7 +1,9 @@
 import type Database from 'better-sqlite3';
 import { transactionEnded } from './errors.ts';
+import { type RecordRow, toRecord } from './record-row.ts';
 import type { SerializedRun } from './section.ts';
 import type { Attrs, RecordKind, StoredRecord } from './types.ts';
+import { page, Where } from './where.ts';
 
 export type AlertState = 'inactive' | 'pending' | 'firing' | 'resolved';
 export type AlertSource = 'rule' | 'edge';
@@ -267,21 +269,6 @@ interface OutboxRow {
   last_error: string | null;
 }
 
-interface RecordRow {
-  id: number;
-  agent_id: string;
-  seq: number;
-  kind: string;
-  ts: number;
-  name: string;
-  value: number | null;
-  unit: string | null;
-  body: string | null;
-  attrs: string;
-  source: string;
-  received_at: number;
-}
-
 export class SqliteAlertStore implements AlertStore {
   readonly #db: Database.Database;
   readonly #run: SerializedRun;
@@ -338,40 +325,28 @@ export class SqliteAlertStore implements AlertStore {
 
   listAlerts(filter: { state?: AlertState; ruleId?: string } = {}): Promise<AlertInstance[]> {
     return this.#run(() => {
-      const where: string[] = [];
-      const params: Record<string, unknown> = {};
-      if (filter.state !== undefined) {
-        where.push('state = @state');
-        params.state = filter.state;
-      }
-      if (filter.ruleId !== undefined) {
-        where.push('rule_id = @ruleId');
-        params.ruleId = filter.ruleId;
-      }
-      const sql = `SELECT * FROM alerts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY since DESC, key`;
-      return (this.#db.prepare(sql).all(params) as AlertRow[]).map(toAlert);
+      const where = new Where()
+        .add('state = @state', 'state', filter.state)
+        .add('rule_id = @ruleId', 'ruleId', filter.ruleId);
+      const sql = `SELECT * FROM alerts ${where} ORDER BY since DESC, key`;
+      return (this.#db.prepare(sql).all(where.params) as AlertRow[]).map(toAlert);
     });
   }
 
   queryTransitions(query: TransitionQuery): Promise<{ transitions: AlertTransition[]; more: boolean }> {
     return this.#run(() => {
-      const where: string[] = [];
-      const params: Record<string, unknown> = { limit: query.limit + 1 };
-      const add = (clause: string, name: string, value: unknown) => {
-        if (value === undefined) return;
-        where.push(clause);
-        params[name] = value;
-      };
-      add('rule_id = @ruleId', 'ruleId', query.ruleId);
-      add('alert_key = @alertKey', 'alertKey', query.alertKey);
-      add('name = @name', 'name', query.name);
-      add('to_state = @to', 'to', query.to);
-      add('at >= @from', 'from', query.from);
-      add('at < @until', 'until', query.until);
-      add('id < @before', 'before', query.before);
-      const sql = `SELECT * FROM alert_transitions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`;
-      const rows = this.#db.prepare(sql).all(params) as TransitionRow[];
-      return { transitions: rows.slice(0, query.limit).map(toTransition), more: rows.length > query.limit };
+      const where = new Where({ limit: query.limit + 1 })
+        .add('rule_id = @ruleId', 'ruleId', query.ruleId)
+        .add('alert_key = @alertKey', 'alertKey', query.alertKey)
+        .add('name = @name', 'name', query.name)
+        .add('to_state = @to', 'to', query.to)
+        .add('at >= @from', 'from', query.from)
+        .add('at < @until', 'until', query.until)
+        .add('id < @before', 'before', query.before);
+      const sql = `SELECT * FROM alert_transitions ${where} ORDER BY id DESC LIMIT @limit`;
+      const rows = this.#db.prepare(sql).all(where.params) as TransitionRow[];
+      const { items, more } = page(rows, query.limit, toTransition);
+      return { transitions: items, more };
     });
   }
 
@@ -632,43 +607,33 @@ export class SqliteAlertStore implements AlertStore {
 
   queryRollups(query: RollupQuery): Promise<RollupPage> {
     return this.#run(() => {
-      const where: string[] = [];
-      const params: Record<string, unknown> = { limit: query.limit + 1 };
-      const add = (clause: string, name: string, value: unknown) => {
-        if (value === undefined) return;
-        where.push(clause);
-        params[name] = value;
-      };
-      add('agent_id = @agentId', 'agentId', query.agentId);
-      add('name = @name', 'name', query.name);
-      add(`hour > @from - ${HOUR_MS}`, 'from', query.from);
-      add('hour < @to', 'to', query.to);
+      const where = new Where({ limit: query.limit + 1 })
+        .add('agent_id = @agentId', 'agentId', query.agentId)
+        .add('name = @name', 'name', query.name)
+        .add(`hour > @from - ${HOUR_MS}`, 'from', query.from)
+        .add('hour < @to', 'to', query.to);
       if (query.after !== undefined) {
-        where.push('(hour > @afterHour OR (hour = @afterHour AND id > @afterId))');
-        params.afterHour = query.after.hour;
-        params.afterId = query.after.id;
+        where.and('(hour > @afterHour OR (hour = @afterHour AND id > @afterId))', {
+          afterHour: query.after.hour,
+          afterId: query.after.id,
+        });
       }
-      const sql = `SELECT * FROM record_rollups ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY hour, id LIMIT @limit`;
-      const rows = this.#db.prepare(sql).all(params) as RollupRow[];
-      return { rollups: rows.slice(0, query.limit).map(toRollup), more: rows.length > query.limit };
+      const sql = `SELECT * FROM record_rollups ${where} ORDER BY hour, id LIMIT @limit`;
+      const rows = this.#db.prepare(sql).all(where.params) as RollupRow[];
+      const { items, more } = page(rows, query.limit, toRollup);
+      return { rollups: items, more };
     });
   }
 
   oldestMetricTs(filter: { agentId?: string; name?: string }): Promise<number | null> {
     return this.#run(() => {
-      const where = ["kind = 'metric'"];
-      const params: Record<string, string> = {};
-      if (filter.agentId !== undefined) {
-        where.push('agent_id = @agentId');
-        params.agentId = filter.agentId;
-      }
-      if (filter.name !== undefined) {
-        where.push('name = @name');
-        params.name = filter.name;
-      }
-      const row = this.#db
-        .prepare(`SELECT MIN(ts) AS ts FROM records WHERE ${where.join(' AND ')}`)
-        .get(params) as { ts: number | null };
+      const where = new Where()
+        .and("kind = 'metric'")
+        .add('agent_id = @agentId', 'agentId', filter.agentId)
+        .add('name = @name', 'name', filter.name);
+      const row = this.#db.prepare(`SELECT MIN(ts) AS ts FROM records ${where}`).get(where.params) as {
+        ts: number | null;
+      };
       return row.ts;
     });
   }
@@ -876,22 +841,5 @@ function toOutbox(row: OutboxRow): OutboxItem {
     deliveredAt: row.delivered_at,
     failedAt: row.failed_at,
     lastError: row.last_error,
-  };
-}
-
-function toRecord(row: RecordRow): StoredRecord {
-  return {
-    id: row.id,
-    agentId: row.agent_id,
-    seq: row.seq,
-    kind: row.kind as RecordKind,
-    ts: row.ts,
-    name: row.name,
-    value: row.value,
-    unit: row.unit,
-    body: row.body,
-    attrs: JSON.parse(row.attrs) as Attrs,
-    source: row.source,
-    receivedAt: row.received_at,
   };
 }

@@ -168,6 +168,8 @@ export interface FleetStore {
   /** Sets what a target runs of one plugin, replacing the target's previous assignment of it. */
   assignPlugin(assignment: PluginAssignment): Promise<void>;
   listPluginAssignments(): Promise<PluginAssignment[]>;
+  /** The target's agents stop being told anything about the plugin. False when there was no assignment. */
+  removePluginAssignment(target: string, name: string): Promise<boolean>;
 }
 
 interface TokenRow {
@@ -572,6 +574,14 @@ export class SqliteFleetStore implements FleetStore {
           updatedAt: row.updated_at,
         }),
       ),
+    );
+  }
+
+  removePluginAssignment(target: string, name: string): Promise<boolean> {
+    return this.#run(
+      () =>
+        this.#sql('DELETE FROM plugin_assignments WHERE target = ? AND name = ?').run(target, name).changes >
+        0,
     );
   }
 

@@ -7,20 +7,19 @@ import { SqliteAlertStore } from './alerts.ts';
 import { storeClosed, storeOpenFailed, transactionEnded } from './errors.ts';
 import { SqliteFleetStore } from './fleet.ts';
 import { migrate } from './migrations.ts';
+import { type RecordRow, toRecord } from './record-row.ts';
 import type {
-  Attrs,
   Heartbeat,
   IdempotencyEntry,
   IngestRecord,
   NewAgent,
-  RecordKind,
   RecordPage,
   RecordQuery,
   Store,
   StoredAgent,
-  StoredRecord,
   StoreTransaction,
 } from './types.ts';
+import { page, Where } from './where.ts';
 
 export interface SqliteStoreOptions {
   /** Database file; its directory is created if missing. */
@@ -38,21 +37,6 @@ interface AgentRow {
   registered_at: number;
   last_heartbeat_at: number | null;
   status: string | null;
-}
-
-interface RecordRow {
-  id: number;
-  agent_id: string;
-  seq: number;
-  kind: string;
-  ts: number;
-  name: string;
-  value: number | null;
-  unit: string | null;
-  body: string | null;
-  attrs: string;
-  source: string;
-  received_at: number;
 }
 
 interface IdempotencyRow {
@@ -101,6 +85,7 @@ class SqliteStore implements Store {
   // better-sqlite3 is one synchronous connection, and a transaction callback may await: every
   // operation is queued so nothing runs inside another caller's open transaction.
   #tail: Promise<unknown> = Promise.resolve();
+  readonly #pendingTx: PendingTransaction[] = [];
   #closing: Promise<void> | undefined;
 
   constructor(db: Database.Database) {
@@ -156,61 +141,77 @@ class SqliteStore implements Store {
 
   queryRecords(query: RecordQuery): Promise<RecordPage> {
     return this.#run(() => {
-      const where: string[] = [];
-      const params: Record<string, unknown> = { limit: query.limit + 1 };
-      if (query.agentId !== undefined) {
-        where.push('agent_id = @agentId');
-        params.agentId = query.agentId;
-      }
-      if (query.name !== undefined) {
-        where.push('name = @name');
-        params.name = query.name;
-      }
-      if (query.kind !== undefined) {
-        where.push('kind = @kind');
-        params.kind = query.kind;
-      }
-      if (query.from !== undefined) {
-        where.push('ts >= @from');
-        params.from = query.from;
-      }
-      if (query.to !== undefined) {
-        where.push('ts < @to');
-        params.to = query.to;
-      }
+      const where = new Where({ limit: query.limit + 1 })
+        .add('agent_id = @agentId', 'agentId', query.agentId)
+        .add('name = @name', 'name', query.name)
+        .add('kind = @kind', 'kind', query.kind)
+        .add('ts >= @from', 'from', query.from)
+        .add('ts < @to', 'to', query.to);
       if (query.after !== undefined) {
-        where.push('(ts > @afterTs OR (ts = @afterTs AND id > @afterId))');
-        params.afterTs = query.after.ts;
-        params.afterId = query.after.id;
+        where.and('(ts > @afterTs OR (ts = @afterTs AND id > @afterId))', {
+          afterTs: query.after.ts,
+          afterId: query.after.id,
+        });
       }
-      const sql = `SELECT * FROM records ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY ts, id LIMIT @limit`;
+      const sql = `SELECT * FROM records ${where} ORDER BY ts, id LIMIT @limit`;
       let statement = this.#queryCache.get(sql);
       if (!statement) {
         statement = this.#db.prepare(sql);
         this.#queryCache.set(sql, statement);
       }
-      const rows = statement.all(params) as RecordRow[];
-      const more = rows.length > query.limit;
-      return { records: rows.slice(0, query.limit).map(toRecord), more };
+      const { items, more } = page(statement.all(where.params) as RecordRow[], query.limit, toRecord);
+      return { records: items, more };
     });
   }
 
+  /**
+   * Group commit: transactions that queue up while one runs are run together, each inside its own
+   * SAVEPOINT, and committed with one COMMIT (with synchronous=FULL, one fsync instead of one per
+   * batch, which is what bounded ingest when agents keep several batches in flight). A callback that
+   * throws rolls back to its savepoint only; every caller is answered after the COMMIT, so nothing
+   * is acknowledged before it is durable.
+   */
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T>): Promise<T> {
-    return this.#run(async () => {
+    if (this.#closing) return Promise.reject(storeClosed());
+    return new Promise<T>((resolve, reject) => {
+      this.#pendingTx.push({ fn, resolve, reject } as PendingTransaction);
+      if (this.#pendingTx.length === 1) void this.#run(() => this.#commitGroup());
+    });
+  }
+
+  async #commitGroup(): Promise<void> {
+    const group = this.#pendingTx.splice(0);
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
       // BEGIN IMMEDIATE: a deferred transaction that later writes can fail with SQLITE_BUSY
       // without waiting for busy_timeout.
       this.#db.exec('BEGIN IMMEDIATE');
-      const tx = new SqliteTransaction(this.#statements);
-      try {
-        const result = await fn(tx);
-        this.#db.exec('COMMIT');
-        return result;
-      } catch (err) {
-        if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
-        throw err;
-      } finally {
-        tx.end();
+      for (const item of group) {
+        this.#db.exec('SAVEPOINT batch');
+        const tx = new SqliteTransaction(this.#statements);
+        try {
+          outcomes.push({ ok: true, value: await item.fn(tx) });
+          this.#db.exec('RELEASE batch');
+        } catch (error) {
+          // An error SQLite answers by ending the whole transaction takes the group down with it.
+          if (!this.#db.inTransaction) throw error;
+          this.#db.exec('ROLLBACK TO batch');
+          this.#db.exec('RELEASE batch');
+          outcomes.push({ ok: false, error });
+        } finally {
+          tx.end();
+        }
       }
+      this.#db.exec('COMMIT');
+    } catch (error) {
+      if (this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      for (const item of group) item.reject(error);
+      return;
+    }
+    group.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(outcome.error);
     });
   }
 
@@ -307,6 +308,12 @@ class SqliteTransaction implements StoreTransaction {
   }
 }
 
+interface PendingTransaction {
+  fn: (tx: StoreTransaction) => Promise<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 interface TransactionStatements {
   getIdempotency: Database.Statement;
   putIdempotency: Database.Statement;
@@ -332,22 +339,5 @@ function toAgent(row: AgentRow): StoredAgent {
     registeredAt: row.registered_at,
     lastHeartbeatAt: row.last_heartbeat_at,
     status: row.status === null ? null : (JSON.parse(row.status) as Record<string, unknown>),
-  };
-}
-
-function toRecord(row: RecordRow): StoredRecord {
-  return {
-    id: row.id,
-    agentId: row.agent_id,
-    seq: row.seq,
-    kind: row.kind as RecordKind,
-    ts: row.ts,
-    name: row.name,
-    value: row.value,
-    unit: row.unit,
-    body: row.body,
-    attrs: JSON.parse(row.attrs) as Attrs,
-    source: row.source,
-    receivedAt: row.received_at,
   };
 }

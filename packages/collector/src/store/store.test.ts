@@ -276,3 +276,42 @@ test('store: a batch past one insert chunk stores every record once; repeated se
   assert.equal(page.records.find((r) => r.seq === 150)!.ts, 2_086);
   await store.close();
 });
+
+test('store: transactions queued together commit together; one that throws rolls back alone', async () => {
+  const store = await openSqliteStore({ file: dbFile() });
+  await store.registerAgent(agent('agt_g'));
+  const results = await Promise.allSettled(
+    [1, 2, 3, 4].map((n) =>
+      store.transaction(async (tx) => {
+        await tx.insertRecords('agt_g', [metric(n * 10, n), metric(n * 10 + 1, n)], 5_000);
+        if (n === 3) throw new Error('refused batch 3');
+        await tx.putIdempotency({
+          key: `agt_g-${n}`,
+          agentId: 'agt_g',
+          contentSha256: 'x',
+          response: { n },
+          createdAt: 1,
+        });
+        return n;
+      }),
+    ),
+  );
+  assert.deepEqual(
+    results.map((r) => (r.status === 'fulfilled' ? r.value : (r.reason as Error).message)),
+    [1, 2, 'refused batch 3', 4],
+  );
+  const page = await store.queryRecords({ agentId: 'agt_g', limit: 100 });
+  assert.deepEqual(
+    page.records.map((r) => r.seq).sort((a, b) => a - b),
+    [10, 11, 20, 21, 40, 41],
+  );
+  const keys = await store.transaction(async (tx) =>
+    Promise.all([1, 2, 3, 4].map(async (n) => (await tx.getIdempotency(`agt_g-${n}`))?.response ?? null)),
+  );
+  assert.deepEqual(keys, [{ n: 1 }, { n: 2 }, null, { n: 4 }]);
+  await store.close();
+  await assert.rejects(
+    store.transaction(async () => 1),
+    (err) => isOutpostError(err, 'E_STORE_CLOSED'),
+  );
+});

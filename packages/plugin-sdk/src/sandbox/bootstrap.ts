@@ -5,7 +5,8 @@
  * three functions the host calls: attach (the bundle's namespace), dispatch (one capability call)
  * and settle (the answer to a host call).
  *
- * Everything crosses the boundary as strings or primitives: records and answers are JSON, so no
+ * Everything crosses the boundary as strings or primitives (dispatch returns an array of two
+ * strings): records and answers are JSON, so no
  * object the plugin built (getters, proxies, prototypes) ever reaches the host, and nothing the host
  * holds is reachable from here. The plugin can tamper with the built-ins this code uses and so break
  * its own calls, but the host checks everything that comes out.
@@ -177,29 +178,46 @@ function attach(namespace, capabilitiesJson) {
   return stringify({ start: typeof def.start === 'function', stop: typeof def.stop === 'function' });
 }
 
+// Returns [status, output]: the status is small JSON the host reads at once; the output, the
+// records as JSON text, is decoded only where the records are needed (readPluginOutput).
 async function dispatch(method, inputJson) {
   const c = { canEmit: method !== 'start' && method !== 'stop', emitted: [], count: 0, bytes: 0, overflow: null };
   call = c;
   // Answers to host calls of an earlier call that ended are never delivered: forget them.
   pending = new Map();
+  let received = 0;
   try {
     let result;
     try {
       const fn = plugin[method];
-      result = await (inputJson === undefined ? apply(fn, plugin, [ctx]) : apply(fn, plugin, [parse(inputJson), ctx]));
+      if (inputJson === undefined) {
+        result = await apply(fn, plugin, [ctx]);
+      } else {
+        const input = parse(inputJson);
+        received = isArray(input) ? input.length : 1;
+        result = await apply(fn, plugin, [input, ctx]);
+      }
     } catch (err) {
-      return stringify({ ok: false, error: describeError(err) });
+      return [stringify({ ok: false, in: received, error: describeError(err) })];
     }
     let returned = 'null';
+    let produced = c.count;
     if (result !== undefined && c.canEmit) {
       try {
         returned = stringify(result);
+        const length = isArray(result) ? result.length : 0;
+        if (typeof length === 'number') produced += length;
       } catch (err) {
-        return stringify({ ok: false, output: 'the returned value is not JSON: ' + describeError(err).message });
+        return [stringify({ ok: false, in: received, output: 'the returned value is not JSON: ' + describeError(err).message })];
       }
       if (returned === undefined) returned = 'null';
     }
-    return '{"ok":true,"overflow":' + stringify(c.overflow) + ',"returned":' + returned + ',"emitted":[' + c.emitted.join(',') + ']}';
+    // Put together from numbers and a string, not stringify({...}): the plugin may have set
+    // Object.prototype.toJSON. (The host still reads the status as untrusted.)
+    return [
+      '{"ok":true,"in":' + received + ',"out":' + produced + ',"overflow":' + stringify(c.overflow) + '}',
+      '{"returned":' + returned + ',"emitted":[' + c.emitted.join(',') + ']}',
+    ];
   } finally {
     if (call === c) call = null;
   }

@@ -92,13 +92,6 @@ export const pluginThrew = (plugin: string, method: string, thrown: ThrownError)
 export const permissionDenied = (plugin: string, what: string, details: Record<string, unknown>) =>
   new OutpostError('E_PLUGIN_PERMISSION', `plugin "${plugin}": ${what}`, { plugin, ...details });
 
-export const outputInvalid = (plugin: string, method: string, problem: string) =>
-  new OutpostError('E_PLUGIN_OUTPUT', `plugin "${plugin}": ${method}() output refused: ${problem}`, {
-    plugin,
-    method,
-    problem,
-  });
-
 export const capabilityMissing = (plugin: string, capability: string, declared: readonly string[]) =>
   new OutpostError(
     'E_PLUGIN_CAPABILITY',

@@ -173,6 +173,35 @@ test('prototype tricks on returned objects do not reach the host', async (t) => 
   assert.equal(([] as unknown as Record<string, unknown>).evil, undefined);
 });
 
+test("prototype tricks on the sandbox's own JSON give a clear error naming the plugin, never a host crash", async (t) => {
+  const sandbox = await load(`
+    const toJSON = Object.prototype.toJSON;
+    try {
+      Object.prototype.toJSON = function () { return mode === 'lie' ? { ok: true, in: 'many', stack: 1 } : undefined; };
+      throw new Error('boom');
+    } finally {
+      if (mode === 'restore') Object.prototype.toJSON = toJSON;
+    }`);
+  t.after(() => sandbox.dispose());
+  await assert.rejects(sandbox.collect(), (err) => {
+    isCode('E_PLUGIN_OUTPUT')(err);
+    assert.match((err as Error).message, /^plugin "hostile": collect\(\) output refused: the call status is not readable/);
+    return true;
+  });
+  await setMode(sandbox, 'lie');
+  await assert.rejects(sandbox.collect(), (err) => {
+    isCode('E_PLUGIN_OUTPUT')(err);
+    assert.match((err as Error).message, /^plugin "hostile": collect\(\) output refused: the sandbox returned no output/);
+    return true;
+  });
+  const stats = sandbox.stats();
+  assert.equal(typeof stats.recordsIn, 'number');
+  assert.ok(Number.isFinite(stats.recordsIn));
+  await setMode(sandbox, 'restore');
+  await assert.rejects(sandbox.collect(), isCode('E_PLUGIN_THREW'));
+  await assertStillWorks(sandbox);
+});
+
 test('a flood of emits is cut at the record limit with E_PLUGIN_OUTPUT, even when the plugin catches', async (t) => {
   const sandbox = await load(
     "try { for (let i = 0; ; i++) ctx.emit({ kind: 'event', name: 'e' + i }); } catch {} return [];",

@@ -1,9 +1,15 @@
 export { isOutpostError, OutpostError } from '../errors.ts';
+export type { NormalizeOptions, OutputMethod, PluginOutput } from '../records/index.ts';
+export {
+  normalizeRecord,
+  normalizeRecords,
+  RECORD_LIMITS,
+  RecordProblem,
+  readPluginOutput,
+} from '../records/index.ts';
 export { SANDBOX_ERROR_CODES } from './errors.ts';
 export type { SandboxLimits } from './limits.ts';
 export { DEFAULT_LIMITS } from './limits.ts';
-export type { NormalizeOptions } from './records.ts';
-export { normalizeRecord, normalizeRecords, RECORD_LIMITS, RecordProblem } from './records.ts';
 export type {
   PluginLogEntry,
   PluginLogLevel,

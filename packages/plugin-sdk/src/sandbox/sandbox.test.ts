@@ -331,7 +331,7 @@ export default {
 };`);
   t.after(() => sandbox.dispose());
   const expected = [
-    /returned\[0\]\.value: is required for kind "metric"/,
+    /returned\[0\]\.value: a metric needs a value/,
     /emitted\[0\]\.attrs\.deep: must be a string, a finite number or a boolean/,
     /returned\[0\]\.extra: unknown field/,
     /collect\(\) must return an array of records or nothing/,

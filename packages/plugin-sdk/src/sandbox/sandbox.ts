@@ -3,6 +3,8 @@ import { isOutpostError, type OutpostError } from '../errors.ts';
 import { type PluginManifest, type PluginPermissions, validatePluginConfig } from '../manifest/index.ts';
 import type { AlertRecord, Capability, JsonValue } from '../plugin.ts';
 import type { AttrValue, OutpostRecord } from '../record.ts';
+import { outputInvalid } from '../records/errors.ts';
+import { type OutputMethod, type PluginOutput, readPluginOutput } from '../records/output.ts';
 import { BOOTSTRAP } from './bootstrap.ts';
 import {
   BOOTSTRAP_FILENAME,
@@ -15,7 +17,6 @@ import {
   hostCallFailed,
   loadFailed,
   memoryExceeded,
-  outputInvalid,
   pluginThrew,
   sandboxClosed,
   sandboxDead,
@@ -24,7 +25,6 @@ import {
 import { PluginFileReader } from './files.ts';
 import { PluginHttpClient } from './http.ts';
 import { DEFAULT_LIMITS, type SandboxLimits } from './limits.ts';
-import { normalizeRecords, RecordProblem } from './records.ts';
 import { type Clock, MemoryStateStore, type StateStore, systemClock } from './state.ts';
 
 export type PluginLogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -75,7 +75,7 @@ export interface PluginSandboxOptions {
 
 export interface PluginStats {
   calls: number;
-  /** Failed calls, timeouts included. */
+  /** Failed calls, timeouts included (not output that a callJson caller's readPluginOutput refuses). */
   errors: number;
   timeouts: number;
   /** CPU time the isolate used since it was created. */
@@ -88,13 +88,15 @@ export interface PluginStats {
 
 type Method = Capability | 'start' | 'stop';
 
-interface DispatchOutput {
+/** What the bootstrap's dispatch says about a call, beside the output's JSON text. */
+interface DispatchStatus {
   ok: boolean;
   error?: ThrownError;
   output?: string;
   overflow?: string | null;
-  returned?: unknown;
-  emitted?: unknown[];
+  /** Records in and out as the isolate counted them: for the stats only, never trusted. */
+  in?: number;
+  out?: number;
 }
 
 /** One host -> isolate call in flight. */
@@ -118,6 +120,8 @@ interface ActiveCall {
 
 const TIMED_OUT = 'Script execution timed out.';
 const noop = () => {};
+// An abort() without a reason builds a DOMException, stack included, on every call.
+const CALL_ENDED = new Error('the plugin call ended');
 
 /**
  * One plugin in one isolated-vm isolate. The plugin reaches the host only through the callbacks of
@@ -217,22 +221,37 @@ export class PluginSandbox {
 
   /** Records the plugin returned and emitted, checked and completed (ts, attrs, source). */
   async collect(): Promise<OutpostRecord[]> {
-    return this.#call('collect', undefined);
+    return this.#records('collect', undefined);
   }
 
   /** The plugin gets a copy of `records`; what it returns (and emits) replaces them. */
   async process(records: readonly OutpostRecord[]): Promise<OutpostRecord[]> {
-    return this.#call('process', records);
+    return this.#records('process', JSON.stringify(records));
   }
 
   /** Alerts (kind 'alert') the rule produced from `records`. */
   async rule(records: readonly OutpostRecord[]): Promise<AlertRecord[]> {
-    return (await this.#call('rule', records)) as AlertRecord[];
+    return (await this.#records('rule', JSON.stringify(records))) as AlertRecord[];
   }
 
   /** Runs the action on `alert`; returns the records it emitted, if any. */
   async action(alert: AlertRecord): Promise<OutpostRecord[]> {
-    return this.#call('action', alert);
+    return this.#records('action', JSON.stringify(alert));
+  }
+
+  /**
+   * One capability call with its input as JSON text (the records of process and rule, the alert of
+   * an action, nothing for collect), its output left as JSON text and unchecked: whoever needs the
+   * records decodes them with readPluginOutput (@outpost/plugin-sdk/records). The plugin host uses
+   * this so that records cross it without being decoded there.
+   */
+  async callJson(method: OutputMethod, inputJson?: string): Promise<PluginOutput> {
+    if ((method === 'collect') !== (inputJson === undefined)) {
+      throw new TypeError(
+        `callJson(${method}): ${method === 'collect' ? 'collect takes no input' : 'the input (JSON text) is missing'}`,
+      );
+    }
+    return this.#call(method, inputJson) as Promise<PluginOutput>;
   }
 
   stats(): PluginStats {
@@ -380,14 +399,24 @@ export class PluginSandbox {
     }
   }
 
-  #call(method: Method, input: unknown): Promise<OutpostRecord[]> {
+  async #records(method: OutputMethod, inputJson: string | undefined): Promise<OutpostRecord[]> {
+    const output = await this.callJson(method, inputJson);
+    try {
+      return readPluginOutput(output);
+    } catch (err) {
+      this.#counters.errors++;
+      throw err;
+    }
+  }
+
+  #call(method: Method, inputJson: string | undefined): Promise<PluginOutput | undefined> {
     this.#checkUsable(method);
-    const run = this.#tail.then(() => this.#callNow(method, input));
+    const run = this.#tail.then(() => this.#callNow(method, inputJson));
     this.#tail = run.catch(noop);
     return run;
   }
 
-  async #callNow(method: Method, input: unknown): Promise<OutpostRecord[]> {
+  async #callNow(method: Method, inputJson: string | undefined): Promise<PluginOutput | undefined> {
     this.#checkUsable(method, true);
     const limits = this.#limits;
     const cpuAllowedMs = this.#cpuLeftMs();
@@ -401,12 +430,6 @@ export class PluginSandbox {
         limits.cpuBudgetMs,
         this.#cpuRetryAfterMs(),
       );
-    }
-    let inputJson: string | undefined;
-    if (input !== undefined) {
-      inputJson = JSON.stringify(input);
-      if (Array.isArray(input)) this.#counters.recordsIn += input.length;
-      else this.#counters.recordsIn++;
     }
     this.#counters.calls++;
     const call: ActiveCall = {
@@ -443,17 +466,14 @@ export class PluginSandbox {
         .catch((err: Error) => {
           throw this.#classify(err, call, cpuBound);
         });
-      const raw = (await Promise.race([entered, failed])) as string;
-      const records = this.#readOutput(call, raw);
-      this.#counters.recordsOut += records.length;
-      return records;
+      return this.#readStatus(call, await Promise.race([entered, failed]));
     } catch (err) {
       this.#counters.errors++;
       if (isOutpostError(err, 'E_PLUGIN_TIMEOUT')) this.#counters.timeouts++;
       throw err;
     } finally {
       clearTimeout(timer);
-      call.abort.abort();
+      call.abort.abort(CALL_ENDED);
       this.#active = undefined;
       if (call.logsDropped > 0) {
         this.#logger?.warn(
@@ -496,20 +516,23 @@ export class PluginSandbox {
     return pluginThrew(this.#name, call.method, { name: err.name, message: err.message });
   }
 
-  #readOutput(call: ActiveCall, raw: string): OutpostRecord[] {
+  /** Reads the call's status; the records stay JSON text, measured but not decoded. */
+  #readStatus(call: ActiveCall, raw: unknown): PluginOutput | undefined {
     const method = call.method;
-    if (raw.length > this.#limits.maxOutputBytes * 2) {
+    const [statusJson, json] = raw as [unknown, unknown];
+    const status = readDispatchStatus(statusJson);
+    if (status === undefined) {
       throw outputInvalid(
         this.#name,
         method,
-        `more than ${this.#limits.maxOutputBytes} bytes (limits.maxOutputBytes)`,
+        'the call status is not readable (did the plugin change JSON or Object.prototype.toJSON?)',
       );
     }
-    const out = JSON.parse(raw) as DispatchOutput;
-    if (!out.ok) {
-      if (out.output !== undefined) throw outputInvalid(this.#name, method, out.output);
-      if (call.denied !== undefined && out.error?.code === 'E_PLUGIN_PERMISSION') throw call.denied;
-      throw pluginThrew(this.#name, method, out.error ?? { name: 'Error', message: 'unknown error' });
+    this.#counters.recordsIn += count(status.in);
+    if (!status.ok) {
+      if (status.output !== undefined) throw outputInvalid(this.#name, method, status.output);
+      if (call.denied !== undefined && status.error?.code === 'E_PLUGIN_PERMISSION') throw call.denied;
+      throw pluginThrew(this.#name, method, thrownOf(status.error));
     }
     if (call.denied !== undefined) {
       this.#logger?.warn(
@@ -517,50 +540,24 @@ export class PluginSandbox {
         'plugin caught a refused host call',
       );
     }
-    if (out.overflow) throw outputInvalid(this.#name, method, out.overflow);
-    if (method === 'start' || method === 'stop') return [];
-    const returned = out.returned ?? null;
-    if (method === 'process' && !Array.isArray(returned)) {
-      throw outputInvalid(
-        this.#name,
-        method,
-        'process() must return an array of records (return [] to drop them all)',
-      );
-    }
-    if (method !== 'action' && returned !== null && !Array.isArray(returned)) {
-      throw outputInvalid(this.#name, method, `${method}() must return an array of records or nothing`);
-    }
-    const fromReturn = method === 'action' ? [] : ((returned as unknown[] | null) ?? []);
-    const emitted = out.emitted ?? [];
-    const total = fromReturn.length + emitted.length;
-    if (total > this.#limits.maxRecordsPerCall) {
-      throw outputInvalid(
-        this.#name,
-        method,
-        `${total} records, more than ${this.#limits.maxRecordsPerCall} (limits.maxRecordsPerCall)`,
-      );
-    }
-    if (raw.length > this.#limits.maxOutputBytes) {
+    if (status.overflow) throw outputInvalid(this.#name, method, status.overflow);
+    if (method === 'start' || method === 'stop') return undefined;
+    if (typeof json !== 'string') throw outputInvalid(this.#name, method, 'the sandbox returned no output');
+    if (json.length > this.#limits.maxOutputBytes) {
       throw outputInvalid(
         this.#name,
         method,
         `more than ${this.#limits.maxOutputBytes} bytes (limits.maxOutputBytes)`,
       );
     }
-    const options = {
+    this.#counters.recordsOut += count(status.out);
+    return {
+      plugin: this.#name,
+      method,
+      json,
       now: this.#clock.now(),
-      source: `plugin:${this.#name}`,
-      keepSource: method === 'process',
-      alertsOnly: method === 'rule',
+      maxRecords: this.#limits.maxRecordsPerCall,
     };
-    try {
-      const records = normalizeRecords(fromReturn, 'returned', options);
-      for (const record of normalizeRecords(emitted, 'emitted', options)) records.push(record);
-      return records;
-    } catch (err) {
-      if (err instanceof RecordProblem) throw outputInvalid(this.#name, method, err.message);
-      throw err;
-    }
   }
 
   #pluginLog(level: string, message: string, attrsJson: string | undefined): void {
@@ -714,6 +711,30 @@ export class PluginSandbox {
     }
   }
 }
+
+/** The status comes from the isolate, where the plugin can tamper with what builds it. */
+function readDispatchStatus(json: unknown): DispatchStatus | undefined {
+  if (typeof json !== 'string') return undefined;
+  try {
+    const status = JSON.parse(json) as unknown;
+    return typeof status === 'object' && status !== null ? (status as DispatchStatus) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function thrownOf(error: unknown): ThrownError {
+  const e = (typeof error === 'object' && error !== null ? error : {}) as Record<string, unknown>;
+  const thrown: ThrownError = {
+    name: typeof e.name === 'string' ? e.name : 'Error',
+    message: typeof e.message === 'string' ? e.message : 'unknown error',
+  };
+  if (typeof e.stack === 'string') thrown.stack = e.stack;
+  if (typeof e.code === 'string') thrown.code = e.code;
+  return thrown;
+}
+
+const count = (n: unknown): number => (Number.isSafeInteger(n) && (n as number) >= 0 ? (n as number) : 0);
 
 function checkLimits(plugin: string, limits: SandboxLimits): SandboxLimits {
   for (const [name, value] of Object.entries(limits)) {

@@ -13,7 +13,10 @@ export interface ScaffoldOptions {
   dir: string;
   name: string;
   capability: ScaffoldCapability;
-  /** Symlink the SDK agentctl runs with into node_modules, so build and test work without a registry. */
+  /**
+   * Depend on the SDK package installed with agentctl (a file: dependency) and symlink it into
+   * node_modules, so the project builds and tests, and `npm install` works, without a registry.
+   */
   linkSdk: boolean;
 }
 
@@ -211,8 +214,11 @@ export default definePlugin({
   }
 }
 
-/** The SDK package agentctl itself resolves, if it is installed as a package (not bundled). */
-async function sdkPackage(): Promise<{ dir: string; version: string } | undefined> {
+/**
+ * The SDK package next to agentctl: agent-core depends on it, so an installed agent has it in its
+ * node_modules (or beside it in a global prefix), and a clone has the workspace package.
+ */
+async function sdkPackageDir(): Promise<string | undefined> {
   let entry: string;
   try {
     entry = fileURLToPath(import.meta.resolve('@outpost/plugin-sdk'));
@@ -222,8 +228,7 @@ async function sdkPackage(): Promise<{ dir: string; version: string } | undefine
   for (let dir = path.dirname(entry); dir !== path.dirname(dir); dir = path.dirname(dir)) {
     const text = await fs.readFile(path.join(dir, 'package.json'), 'utf8').catch(() => undefined);
     if (text === undefined) continue;
-    const pkg = JSON.parse(text) as { name?: string; version?: string };
-    if (pkg.name === '@outpost/plugin-sdk') return { dir, version: pkg.version ?? AGENT_VERSION };
+    if ((JSON.parse(text) as { name?: string }).name === '@outpost/plugin-sdk') return dir;
   }
   return undefined;
 }
@@ -249,7 +254,7 @@ export async function scaffoldPlugin(options: ScaffoldOptions): Promise<Scaffold
     ...t.manifest,
   };
   parseManifest(manifest, MANIFEST_FILE);
-  const sdk = options.linkSdk ? await sdkPackage() : undefined;
+  const sdk = options.linkSdk ? await sdkPackageDir() : undefined;
   const files: Record<string, string> = {
     [MANIFEST_FILE]: `${JSON.stringify(manifest, null, 2)}\n`,
     'package.json': `${JSON.stringify(
@@ -264,7 +269,8 @@ export async function scaffoldPlugin(options: ScaffoldOptions): Promise<Scaffold
           test: "node --no-node-snapshot --test 'test/*.test.ts'",
           pack: 'agentctl plugin pack .',
         },
-        devDependencies: { '@outpost/plugin-sdk': `^${sdk?.version ?? AGENT_VERSION}` },
+        // file: the SDK is not on the registry: the project uses the one installed with agentctl.
+        devDependencies: { '@outpost/plugin-sdk': sdk ? `file:${sdk}` : `^${AGENT_VERSION}` },
       },
       null,
       2,
@@ -309,7 +315,7 @@ See docs/plugins.md of Outpost for the host API, permissions and limits.
   if (sdk !== undefined) {
     const link = path.join(dir, 'node_modules', '@outpost', 'plugin-sdk');
     await fs.mkdir(path.dirname(link), { recursive: true });
-    await fs.symlink(sdk.dir, link, 'dir');
+    await fs.symlink(sdk, link, 'dir');
   }
-  return { dir, files: Object.keys(files), sdk: sdk?.dir ?? null };
+  return { dir, files: Object.keys(files), sdk: sdk ?? null };
 }

@@ -299,6 +299,32 @@ export function registerAlertCommands(program: Command, done: Done): void {
       }),
     );
 
+  for (const [verb, enabled] of [
+    ['enable', true],
+    ['disable', false],
+  ] as const) {
+    rules
+      .command(`${verb} <id>`)
+      .description(
+        enabled ? 'evaluate a disabled rule again' : 'stop evaluating a rule (its firing alerts resolve)',
+      )
+      .action(
+        adminAction(done, async ({ client, print }, [id]) => {
+          const {
+            id: _id,
+            createdAt: _c,
+            updatedAt: _u,
+            ...spec
+          } = await client.get<RuleView>(`/api/v1/alert/rules/${path(id!)}`);
+          const rule = await client.send<RuleView>('PUT', `/api/v1/alert/rules/${path(id!)}`, {
+            ...spec,
+            enabled,
+          });
+          print(rule, (r) => `rule ${r.id} ${enabled ? 'enabled' : 'disabled'}\n`);
+        }),
+      );
+  }
+
   rules
     .command('remove <id>')
     .description('delete a rule and its current alerts (their history stays)')

@@ -7,7 +7,7 @@ import { registerConfigCommands } from './configs.ts';
 import { registerPluginCommands } from './plugins.ts';
 import { registerTokenCommands } from './tokens.ts';
 
-/** The admin subcommands (token, agents, config, command, plugin); they talk to a running collector. */
+/** The admin subcommands (token, agents, config, command, plugin, alert); they talk to a running collector. */
 export function registerFleetCommands(program: Command, done: Done): void {
   registerTokenCommands(program, done);
   registerAgentCommands(program, done);

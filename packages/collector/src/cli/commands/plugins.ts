@@ -36,7 +36,7 @@ const targetText = (t: AssignmentView['target']) =>
     ? `agent ${t.agent}`
     : `labels ${labels(t.labels) === '-' ? '(every agent)' : labels(t.labels)}`;
 
-/** outpost-collector plugin upload|list|versions|assign|assignments: the plugin store. */
+/** outpost-collector plugin upload|list|versions|assign|unassign|assignments: the plugin store. */
 export function registerPluginCommands(program: Command, done: Done): void {
   const group = withAdminFlags(
     program.command('plugin').description('the plugin store and plugin roll-outs'),
@@ -150,6 +150,21 @@ export function registerPluginCommands(program: Command, done: Done): void {
             ? `${a.name} is to be removed from ${targetText(a.target)}\n`
             : `${a.name}@${a.version} assigned to ${targetText(a.target)}\n`,
         );
+      }),
+    );
+
+  group
+    .command('unassign <name>')
+    .description('stop managing a plugin for a target; its agents keep what they have')
+    .option('--agent <id>', 'one agent')
+    .option('--labels <k=v,...>', 'the label selector it was assigned to ("" for every agent)')
+    .action(
+      adminAction<{ agent?: string; labels?: string }>(done, async ({ client, flags, print }, [name]) => {
+        const answer = await client.send<{ removed: boolean }>('DELETE', '/api/v1/plugin/config', {
+          target: targetOf(flags),
+          name,
+        });
+        print(answer, () => `${name} is no longer assigned there\n`);
       }),
     );
 

@@ -167,6 +167,13 @@ function chart(def, series, from, to) {
         points: pts.map(([ts, v]) => `${x(ts).toFixed(1)},${y(v).toFixed(1)}`).join(' '),
       }),
     );
+    // A line of one point draws nothing: the first hour of rollups, or a series that just started.
+    if (pts.length === 1) {
+      const [ts, v] = pts[0];
+      root.append(
+        svg('circle', { cx: x(ts).toFixed(1), cy: y(v).toFixed(1), r: 2.5, fill: COLORS[i % COLORS.length] }),
+      );
+    }
   });
   return root;
 }

@@ -1,6 +1,6 @@
 import type { AttrValue, OutpostRecord, RecordKind } from '../record.ts';
 
-/** Bounds on one record from a plugin, so one bad plugin cannot bloat the queue or the collector. */
+/** Bounds on one record from a plugin or a push, so one bad producer cannot bloat the queue or the collector. */
 export const RECORD_LIMITS = Object.freeze({
   nameChars: 1024,
   sourceChars: 256,
@@ -28,10 +28,13 @@ const ALERT_SEVERITIES: ReadonlySet<unknown> = new Set(['info', 'warning', 'crit
 /** A record a plugin produced is refused; `path` names the field, e.g. `emitted[2].attrs.host`. */
 export class RecordProblem extends Error {
   readonly path: string;
-  constructor(path: string, message: string) {
-    super(`${path}: ${message}`);
+  /** What is wrong, without the path. */
+  readonly problem: string;
+  constructor(path: string, problem: string) {
+    super(`${path}: ${problem}`);
     this.name = 'RecordProblem';
     this.path = path;
+    this.problem = problem;
   }
 }
 
@@ -103,7 +106,7 @@ export function normalizeRecord(value: unknown, path: string, options: Normalize
     }
     record.value = value.value;
   } else if (kind === 'metric') {
-    throw new RecordProblem(`${path}.value`, 'is required for kind "metric"');
+    throw new RecordProblem(`${path}.value`, 'a metric needs a value');
   }
   if (value.unit !== undefined)
     record.unit = checkString(value.unit, `${path}.unit`, RECORD_LIMITS.unitChars);
