@@ -1,25 +1,13 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { emitMetric, repoRoot, startFleet, startReceiver, tempDir, waitFor } from './harness.ts';
-
-const CLI = join(repoRoot, 'packages/collector/src/cli/outpost-collector.ts');
-
-/** `outpost-collector <args>` as an admin runs it, with only the environment given here. */
-function cli(
-  args: string[],
-  env: Record<string, string>,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base = { ...process.env };
-  delete base.OUTPOST_ADMIN_TOKEN;
-  delete base.OUTPOST_COLLECTOR_URL;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+import {
+  outpostCollector as cli,
+  emitMetric,
+  startFleet,
+  startReceiver,
+  tempDir,
+  waitFor,
+} from './harness.ts';
 
 test('alert cli: an admin adds a rule and a channel, sees the firing in the history, silences the resolve', async (t) => {
   using dir = tempDir('alert-cli');

@@ -191,6 +191,29 @@ export async function agentctl(
   }
 }
 
+/**
+ * `outpost-collector <args>` as an admin runs it: the collector URL and admin token come only from
+ * `env` (or the flags), never from the environment of whoever runs the tests.
+ */
+export function outpostCollector(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const base = { ...process.env };
+  delete base.OUTPOST_ADMIN_TOKEN;
+  delete base.OUTPOST_COLLECTOR_URL;
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [COLLECTOR_BIN, ...args],
+      { env: { ...base, ...env } },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
 export interface StoredRecord {
   agentId: string;
   seq: number;

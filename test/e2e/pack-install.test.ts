@@ -132,7 +132,8 @@ test('pack-install: a plugin project scaffolded by the installed agentctl instal
   assert.ok(sdk.startsWith(`file:${prefix}/`), `${sdk}: the SDK installed with agentctl`);
   // --offline: the SDK is not on the registry, and nothing else may be needed from it. Without
   // NODE_TEST_CONTEXT, the project's node --test reports as text, not to this test runner.
-  const { NODE_TEST_CONTEXT: _, ...env } = userEnv;
+  const env: NodeJS.ProcessEnv = { ...userEnv };
+  delete env.NODE_TEST_CONTEXT;
   const npm = { cwd: project, env, timeout: 120_000 };
   await run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--loglevel=error'], npm);
   const tested = await run('npm', ['test'], npm);

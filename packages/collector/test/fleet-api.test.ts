@@ -176,6 +176,82 @@ test('fleet api: the desired config follows agent, then the most specific select
   assert.equal(unknownAgent.status, 404);
 });
 
+test('fleet api: a refused config is tried again by a retry or by pushing the same document again', async (t) => {
+  const s = await session(t);
+  const agent = await s.register('web-1');
+  const target = { agent: agent.agentId };
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the agent's config interpolation
+  const yaml = 'inputs:\n  file:\n    paths:\n      - "${LOG_DIR}/app.log"\n';
+  const pushed = await s.request('POST', '/api/v1/configs', { auth: s.admin, body: { target, yaml } });
+  assert.equal(pushed.status, 201, JSON.stringify(pushed.json));
+  const first = pushed.json.version as number;
+  const refusedBy = (version: number) =>
+    heartbeat(s, agent, {
+      remoteConfig: {
+        version: null,
+        error: { version: String(version), code: 'E_CONFIG_INVALID', message: 'LOG_DIR is not set' },
+      },
+    });
+  assert.equal((await refusedBy(first)).json.desiredConfigVersion, String(first));
+
+  const retried = await s.request('POST', '/api/v1/configs/retry', {
+    auth: s.admin,
+    body: { target },
+  });
+  assert.equal(retried.status, 201, JSON.stringify(retried.json));
+  assert.ok(retried.json.version > first);
+  assert.equal(retried.json.sha256, pushed.json.sha256);
+  assert.equal(retried.json.comment, `retry of version ${first}`);
+  assert.equal(retried.json.rollbackOf, null);
+  assert.equal(
+    (await refusedBy(first)).json.desiredConfigVersion,
+    String(retried.json.version),
+    'a version the agent has not refused yet',
+  );
+  const fetched = await s.request('GET', '/api/v1/agent/config', { auth: agent.auth });
+  assert.equal(fetched.json.yaml, yaml);
+
+  const again = await s.request('POST', '/api/v1/configs', { auth: s.admin, body: { target, yaml } });
+  assert.ok(again.json.version > retried.json.version, 'the same document pushed again is a new version');
+  assert.equal((await heartbeat(s, agent)).json.desiredConfigVersion, String(again.json.version));
+
+  await s.request('POST', '/api/v1/configs', { auth: s.admin, body: { target, yaml: null } });
+  const nothing = await s.request('POST', '/api/v1/configs/retry', { auth: s.admin, body: { target } });
+  assert.equal(nothing.status, 404);
+  assert.match(nothing.json.error.message, /has no remote config in effect to retry/);
+  const neverPushed = await s.request('POST', '/api/v1/configs/retry', {
+    auth: s.admin,
+    body: { target: { labels: { role: 'none' } } },
+  });
+  assert.equal(neverPushed.status, 404);
+});
+
+test('fleet api: an upgrade is verified by the restarted agent, not by the process that ran it', async (t) => {
+  const s = await session(t);
+  const a = await s.register('a');
+  const sent = await s.request('POST', `/api/v1/agents/${a.agentId}/commands`, {
+    auth: s.admin,
+    body: { type: 'upgrade', args: { version: '0.1.0' } },
+  });
+  const old = { instanceId: 'b7e2c1d0-0000-4000-8000-000000000001' };
+  assert.deepEqual(
+    (await heartbeat(s, a, old)).json.commands.map((c: { id: string }) => c.id),
+    [sent.json.id],
+  );
+  const reported = await s.request('POST', `/api/v1/agent/commands/${sent.json.id}/result`, {
+    auth: a.auth,
+    body: { status: 'awaiting_verification', message: 'restarting', data: old },
+  });
+  assert.deepEqual(reported.json, { recorded: true });
+  const status = async () =>
+    (await s.request('GET', `/api/v1/commands/${sent.json.id}`, { auth: s.admin })).json.status;
+  // The old process still heartbeats while it shuts down; it already runs the wanted version.
+  await heartbeat(s, a, old);
+  assert.equal(await status(), 'awaiting_verification');
+  await heartbeat(s, a, { instanceId: 'b7e2c1d0-0000-4000-8000-000000000002' });
+  assert.equal(await status(), 'succeeded');
+});
+
 test('fleet api: commands go to their agent only, once per result', async (t) => {
   const s = await session(t);
   const a = await s.register('a');
@@ -252,11 +328,13 @@ test('fleet api: bad input on every fleet route gets a clear 4xx', async (t) => 
     ['DELETE', '/api/v1/enrollment-tokens/enr_x'],
     ['POST', '/api/v1/configs', { target: { labels: {} }, yaml: null }],
     ['POST', '/api/v1/configs/rollback', { target: { labels: {} } }],
+    ['POST', '/api/v1/configs/retry', { target: { labels: {} } }],
     ['GET', '/api/v1/configs'],
     ['GET', '/api/v1/configs/history?labels='],
     ['GET', '/api/v1/configs/1'],
     ['GET', '/api/v1/plugin/store'],
     ['GET', '/api/v1/plugin/store/disk-check/1.0.0'],
+    ['DELETE', '/api/v1/plugin/store/disk-check/1.0.0'],
     ['GET', '/api/v1/plugin/version?name=disk-check'],
     ['GET', '/api/v1/plugin/config'],
     ['PUT', '/api/v1/plugin/config', { target: { labels: {} }, name: 'x', version: null }],
@@ -510,4 +588,70 @@ test('fleet api: the plugin store checks packages, assigns them and serves them 
     [{ name: 'disk-check', version: null }],
     'the selector applies again',
   );
+});
+
+test('fleet api: a store package is removed only once no assignment names it', async (t) => {
+  const s = await session(t);
+  const a = await s.register('a');
+  const upload = async (version: string) => {
+    const answer = await s.request('POST', '/api/v1/plugin/store', {
+      auth: s.admin,
+      body: await packagePlugin(manifest(version)),
+      headers: { 'content-type': 'application/gzip' },
+    });
+    assert.equal(answer.status, 201, JSON.stringify(answer.json));
+  };
+  await upload('1.0.0');
+  await upload('1.1.0');
+  const assign = (target: unknown, version: string | null) =>
+    s.request('PUT', '/api/v1/plugin/config', {
+      auth: s.admin,
+      body: { target, name: 'disk-check', version },
+    });
+  assert.equal((await assign({ agent: a.agentId }, '1.0.0')).status, 200);
+  assert.equal((await assign({ labels: { role: 'web' } }, '1.0.0')).status, 200);
+  const remove = (version: string) =>
+    s.request('DELETE', `/api/v1/plugin/store/disk-check/${version}`, { auth: s.admin });
+  const stored = async () =>
+    (await s.request('GET', '/api/v1/plugin/store', { auth: s.admin })).json.plugins.map(
+      (p: { version: string }) => p.version,
+    );
+
+  const inUse = await remove('1.0.0');
+  assert.equal(inUse.status, 409);
+  assert.equal(inUse.json.error.code, 'E_PLUGIN_IN_USE');
+  assert.match(
+    inUse.json.error.message,
+    new RegExp(`disk-check@1\\.0\\.0 is still assigned to agent:${a.agentId}, labels:role=web`),
+  );
+  assert.deepEqual(await stored(), ['1.0.0', '1.1.0'], 'a refused removal removes nothing');
+  const download = await fetch(`${s.collector.url}/api/v1/agent/plugins/disk-check/1.0.0`, {
+    headers: { authorization: a.auth },
+  });
+  assert.equal(download.status, 200, 'its agents can still download it');
+  await download.arrayBuffer();
+
+  assert.deepEqual((await remove('1.1.0')).json, { removed: true });
+  assert.deepEqual(await stored(), ['1.0.0']);
+  assert.equal(
+    (await s.request('GET', '/api/v1/plugin/store/disk-check/1.1.0', { auth: s.admin })).status,
+    404,
+  );
+  assert.equal((await remove('1.1.0')).status, 404);
+  assert.equal(
+    (await assign({ agent: a.agentId }, '1.1.0')).status,
+    404,
+    'a removed version cannot be assigned',
+  );
+
+  // Assigned as removed (version null) does not hold any package.
+  assert.equal((await assign({ agent: a.agentId }, null)).status, 200);
+  assert.equal((await remove('1.0.0')).status, 409, 'the selector still names it');
+  const unassigned = await s.request('DELETE', '/api/v1/plugin/config', {
+    auth: s.admin,
+    body: { target: { labels: { role: 'web' } }, name: 'disk-check' },
+  });
+  assert.equal(unassigned.status, 200);
+  assert.deepEqual((await remove('1.0.0')).json, { removed: true });
+  assert.deepEqual(await stored(), []);
 });

@@ -1,28 +1,11 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as tar from 'tar';
+import { outpostCollector as cli } from '../../../test/e2e/harness.ts';
 import { startSession } from './session.ts';
-
-const CLI = fileURLToPath(new URL('../src/cli/outpost-collector.ts', import.meta.url));
-
-function cli(
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const base = { ...process.env };
-  delete base.OUTPOST_ADMIN_TOKEN;
-  delete base.OUTPOST_COLLECTOR_URL;
-  return new Promise((resolve) => {
-    execFile(process.execPath, [CLI, ...args], { env: { ...base, ...env } }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 test('admin cli: tokens, agents, configs and commands against a running collector', async (t) => {
   const s = await startSession();
@@ -66,6 +49,16 @@ test('admin cli: tokens, agents, configs and commands against a running collecto
   );
   const shown = await cli(['config', 'show', '3'], env);
   assert.match(shown.stdout, /level: debug/);
+  const retried = await cli(['config', 'retry', '--labels', 'role=web', '--json'], env);
+  assert.equal(retried.code, 0, retried.stderr);
+  assert.deepEqual((({ version, comment }) => ({ version, comment }))(JSON.parse(retried.stdout)), {
+    version: 4,
+    comment: 'retry of version 3',
+  });
+  assert.match((await cli(['config', 'show', '4'], env)).stdout, /level: debug/);
+  const noRetry = await cli(['config', 'retry', '--labels', 'role=db'], env);
+  assert.equal(noRetry.code, 1);
+  assert.match(noRetry.stderr, /404 E_NOT_FOUND: .*no remote config in effect to retry/);
 
   const sent = await cli(
     ['command', 'send', agent.agentId, 'restart-plugin', '--plugin', 'nginx', '--json'],
@@ -157,8 +150,15 @@ test('admin cli: plugin upload, list, assign, versions and assignments', async (
     ],
   );
   assert.match((await cli(['plugin', 'versions', 'disk-check'], env)).stdout, /1\.2\.0\s+yes\s+-/);
+  const inUse = await cli(['plugin', 'remove', 'disk-check@1.2.0'], env);
+  assert.equal(inUse.code, 1);
+  assert.match(inUse.stderr, /409 E_PLUGIN_IN_USE: disk-check@1\.2\.0 is still assigned to agent:/);
   const unassigned = await cli(['plugin', 'unassign', 'disk-check', '--agent', agent.agentId], env);
   assert.equal(unassigned.stdout, 'disk-check is no longer assigned there\n', unassigned.stderr);
+  const removed = await cli(['plugin', 'remove', 'disk-check@1.2.0'], env);
+  assert.equal(removed.stdout, 'disk-check@1.2.0 removed from the store\n', removed.stderr);
+  assert.equal((await cli(['plugin', 'list', '--json'], env)).stdout, '[]\n');
+  assert.equal((await cli(['plugin', 'remove', 'disk-check'], env)).code, 2, 'no version');
   assert.equal((await cli(['plugin', 'assign', 'disk-check', '--labels', ''], env)).code, 2);
   assert.equal(
     (await cli(['plugin', 'assign', 'disk-check', '1.2.0', '--agent', 'x', '--config', '{'], env)).code,

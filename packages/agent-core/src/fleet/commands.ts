@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import type { AgentConfig } from '../config/index.ts';
 import type { PluginRuntime } from '../plugins/index.ts';
 import type { CommandResult } from './command-journal.ts';
@@ -29,6 +30,12 @@ export interface CommandOutcome {
  * `agentctl service install` writes) starts the new version; EX_TEMPFAIL from sysexits.h.
  */
 export const UPGRADE_EXIT_CODE = 75;
+
+/**
+ * This agent process, in every heartbeat and in an upgrade's result: the collector settles an upgrade
+ * only on a heartbeat from another process, never on one the old process sends while it shuts down.
+ */
+export const INSTANCE_ID = randomUUID();
 
 const PLUGIN_METHODS: Record<string, { method: 'restart' | 'disable' | 'enable'; done: string }> = {
   'restart-plugin': { method: 'restart', done: 'restarted' },
@@ -136,7 +143,7 @@ async function upgrade(
     result: {
       status: 'awaiting_verification',
       message: `upgrade command done; restarting to run ${version}`,
-      data: { output: outcome.output },
+      data: { output: outcome.output, instanceId: INSTANCE_ID },
     },
     exitCode: UPGRADE_EXIT_CODE,
   };

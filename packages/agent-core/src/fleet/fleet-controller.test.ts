@@ -8,12 +8,14 @@ import { type AgentConfig, loadConfig } from '../config/index.ts';
 import { isOutpostError } from '../errors.ts';
 import {
   COMMAND_JOURNAL_FILE,
+  type FleetClient,
   FleetController,
   type FleetHost,
   layRemoteConfig,
   loadEffectiveConfig,
+  UPGRADE_EXIT_CODE,
 } from './index.ts';
-import { writeRemoteConfig } from './remote-config.ts';
+import { readRemoteConfig, writeRemoteConfig } from './remote-config.ts';
 
 const logger = pino({ level: 'silent' });
 
@@ -133,6 +135,18 @@ function hostFor(file: string, config: AgentConfig, calls: string[], exits: numb
   };
 }
 
+function controllerFor(host: FleetHost, client: FleetClient, stateDir: string): FleetController {
+  return new FleetController({ host, client: () => client, stateDir, logger });
+}
+
+/** Polls a condition the controller meets off the caller's path (it works after onHeartbeatAnswer returns). */
+async function until(what: string, check: () => boolean): Promise<void> {
+  for (let i = 0; !check(); i++) {
+    assert.ok(i < 1000, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 async function settle(
   controller: FleetController,
   answer: Parameters<FleetController['onHeartbeatAnswer']>[0],
@@ -155,24 +169,14 @@ test('fleet controller: a command delivered again is reported again, never run t
     ],
   };
   client.failReports(true);
-  const first = new FleetController({
-    host: hostFor(file, config, calls, []),
-    client: () => client,
-    stateDir,
-    logger,
-  });
+  const first = controllerFor(hostFor(file, config, calls, []), client, stateDir);
   await settle(first, answer);
   assert.deepEqual(calls, ['flush']);
   assert.equal(client.reported.length, 0, 'the results did not get through');
 
   // A new process: same state dir, the collector delivers the same commands again.
   client.failReports(false);
-  const second = new FleetController({
-    host: hostFor(file, config, calls, []),
-    client: () => client,
-    stateDir,
-    logger,
-  });
+  const second = controllerFor(hostFor(file, config, calls, []), client, stateDir);
   await settle(second, answer);
   assert.deepEqual(calls, ['flush'], 'not run a second time');
   assert.deepEqual(
@@ -202,12 +206,7 @@ test('fleet controller: a command the agent died in is not run again; stop exits
   const calls: string[] = [];
   const exits: number[] = [];
   const client = scriptedClient();
-  const controller = new FleetController({
-    host: hostFor(file, config, calls, exits),
-    client: () => client,
-    stateDir,
-    logger,
-  });
+  const controller = controllerFor(hostFor(file, config, calls, exits), client, stateDir);
   await settle(controller, {
     serverTime: 1,
     commands: [
@@ -233,12 +232,7 @@ test('fleet controller: a desired config the agent cannot load is refused once a
   const { config } = await loadConfig({ path: file, env: {} });
   const calls: string[] = [];
   const client = scriptedClient({ version: '12', yaml: 'inputs:\n  system:\n    interval: soon\n' });
-  const controller = new FleetController({
-    host: hostFor(file, config, calls, []),
-    client: () => client,
-    stateDir,
-    logger,
-  });
+  const controller = controllerFor(hostFor(file, config, calls, []), client, stateDir);
   await settle(controller, { serverTime: 1, desiredConfigVersion: '12', commands: [] });
   assert.deepEqual(calls, [], 'no reload for a refused config');
   const status = controller.status().remoteConfig;
@@ -246,6 +240,69 @@ test('fleet controller: a desired config the agent cannot load is refused once a
   assert.equal(status.error?.version, '12');
   assert.match(status.error!.message, /^remote config 12:3:15: inputs\.system\.interval/);
   assert.throws(() => readFileSync(join(stateDir, 'remote-config.json')), { code: 'ENOENT' });
+});
+
+test('fleet controller: a refused config is not fetched again, but the same document as a new version is', async (t) => {
+  const { file, stateDir } = dirFor(t);
+  const { config } = await loadConfig({ path: file, env: {} });
+  const calls: string[] = [];
+  const env: NodeJS.ProcessEnv = {};
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: ${VAR} is the agent's config interpolation
+  const served = { version: '12', yaml: 'log:\n  level: ${OUTPOST_TEST_LEVEL}\n' };
+  const scripted = scriptedClient(served);
+  let fetches = 0;
+  const client = {
+    ...scripted,
+    request: (method: 'GET' | 'POST', path: string, body?: unknown) => {
+      if (path === '/api/v1/agent/config') fetches += 1;
+      return scripted.request(method, path, body);
+    },
+  };
+  const controller = controllerFor(
+    {
+      ...hostFor(file, config, calls, []),
+      env: () => env,
+      remoteConfig: () => ({ version: readRemoteConfig(stateDir)?.version ?? null, error: null }),
+    },
+    client,
+    stateDir,
+  );
+  t.after(() => controller.close());
+  let answers = 0;
+  /** What one heartbeat answer made the controller do: config fetches and reloads. */
+  const answered = async (desired: string) => {
+    const before = { fetches, reloads: calls.filter((c) => c === 'reload').length };
+    const marker = `cmd_${++answers}`;
+    // Commands run after the config sync of the same answer: the marker's result means it is done.
+    controller.onHeartbeatAnswer({
+      serverTime: 1,
+      desiredConfigVersion: desired,
+      commands: [{ id: marker, type: 'flush', args: {} }],
+    });
+    await until(`the result of ${marker}`, () =>
+      scripted.reported.some((r) => r.path.includes(`/${marker}/`)),
+    );
+    return {
+      fetches: fetches - before.fetches,
+      reloads: calls.filter((c) => c === 'reload').length - before.reloads,
+    };
+  };
+
+  assert.deepEqual(await answered('12'), { fetches: 1, reloads: 0 });
+  assert.match(controller.status().remoteConfig.error!.message, /OUTPOST_TEST_LEVEL is not set/);
+  env.OUTPOST_TEST_LEVEL = 'debug';
+  assert.deepEqual(
+    await answered('12'),
+    { fetches: 0, reloads: 0 },
+    'a refused version is not fetched again',
+  );
+  assert.equal(controller.status().remoteConfig.error?.version, '12');
+
+  // What `outpost-collector config retry` makes: the same document under a new version.
+  served.version = '13';
+  assert.deepEqual(await answered('13'), { fetches: 1, reloads: 1 }, 'fetched and applied by a reload');
+  assert.deepEqual(controller.status().remoteConfig, { version: '13', error: null });
+  assert.equal(readRemoteConfig(stateDir)?.yaml, served.yaml);
 });
 
 test('fleet controller: a failing upgrade command is reported with its output and the agent stays', async (t) => {
@@ -258,27 +315,40 @@ test('fleet controller: a failing upgrade command is reported with its output an
   const { config } = await loadConfig({ path: file, env: {} });
   const exits: number[] = [];
   const client = scriptedClient();
-  const controller = new FleetController({
-    host: hostFor(file, config, [], exits),
-    client: () => client,
-    stateDir,
-    logger,
+  const controller = controllerFor(hostFor(file, config, [], exits), client, stateDir);
+  controller.onHeartbeatAnswer({
+    serverTime: 1,
+    commands: [{ id: 'cmd_u', type: 'upgrade', args: { version: '9.9.9' } }],
   });
-  await new Promise<void>((resolve) => {
-    controller.onHeartbeatAnswer({
-      serverTime: 1,
-      commands: [{ id: 'cmd_u', type: 'upgrade', args: { version: '9.9.9' } }],
-    });
-    const poll = setInterval(() => {
-      if (client.reported.length > 0) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 10);
-  });
+  await until('the upgrade result', () => client.reported.length > 0);
   await controller.close();
   const body = client.reported[0]!.body as { status: string; message: string };
   assert.equal(body.status, 'failed');
   assert.equal(body.message, 'upgrade command exited with 3; the agent keeps running: no such version 9.9.9');
   assert.deepEqual(exits, []);
+});
+
+test('fleet controller: a done upgrade names this process in its result, then exits 75', async (t) => {
+  const { dir, stateDir } = dirFor(t);
+  const file = join(dir, 'upgrade.yaml');
+  writeFileSync(
+    file,
+    `agent:\n  state_dir: ${stateDir}\nfleet:\n  upgrade_command: echo "installed $OUTPOST_UPGRADE_VERSION"\n`,
+  );
+  const { config } = await loadConfig({ path: file, env: {} });
+  const exits: number[] = [];
+  const client = scriptedClient();
+  const controller = controllerFor(hostFor(file, config, [], exits), client, stateDir);
+  controller.onHeartbeatAnswer({
+    serverTime: 1,
+    commands: [{ id: 'cmd_u', type: 'upgrade', args: { version: '0.2.0' } }],
+  });
+  await until('the agent to exit', () => exits.length > 0);
+  assert.deepEqual(exits, [UPGRADE_EXIT_CODE]);
+  const body = client.reported[0]!.body as { status: string; data: { output: string; instanceId: string } };
+  assert.equal(body.status, 'awaiting_verification');
+  assert.equal(body.data.output, 'installed 0.2.0');
+  // The heartbeat carries the same id: the collector waits for one from another process.
+  assert.equal(body.data.instanceId, controller.status().instanceId);
+  assert.match(body.data.instanceId, /^[0-9a-f-]{36}$/);
 });

@@ -4,7 +4,7 @@ import { loadConfig } from '../config/index.ts';
 import { isOutpostError } from '../errors.ts';
 import type { HeartbeatAnswer } from './collector-link.ts';
 import { CommandJournal, type CommandResult } from './command-journal.ts';
-import { type CommandTarget, type DeliveredCommand, runCommand } from './commands.ts';
+import { type CommandTarget, type DeliveredCommand, INSTANCE_ID, runCommand } from './commands.ts';
 import { PluginSync, type PluginSyncStatus } from './plugin-sync.ts';
 import {
   layRemoteConfig,
@@ -42,6 +42,8 @@ export interface FleetControllerOptions {
 
 /** What the heartbeat reports about fleet control. */
 export interface FleetStatus {
+  /** This process (see INSTANCE_ID). */
+  instanceId: string;
   remoteConfig: { version: string | null; error: RemoteConfigError | null };
   pluginSync: PluginSyncStatus;
 }
@@ -89,6 +91,7 @@ export class FleetController {
   status(): FleetStatus {
     const current = this.#options.host.remoteConfig();
     return {
+      instanceId: INSTANCE_ID,
       remoteConfig: { version: current.version, error: this.#refused ?? current.error },
       pluginSync: this.#plugins.status(),
     };

@@ -2,8 +2,11 @@ import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node
 import { dirname } from 'node:path';
 import { stateFileInvalid } from './errors.ts';
 
-/** The parsed file, or undefined when it does not exist. */
-export function readJsonFile(path: string): unknown {
+/** The parsed file, or undefined when it does not exist; `invalid` makes the error for bad JSON. */
+export function readJsonFile(
+  path: string,
+  invalid: (path: string, reason: string) => Error = stateFileInvalid,
+): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -14,11 +17,11 @@ export function readJsonFile(path: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch {
-    throw stateFileInvalid(path, 'not valid JSON');
+    throw invalid(path, 'not valid JSON');
   }
 }
 
-/** Write-then-rename so a crash leaves the old file or the new one, never half of one. */
+/** Write-then-rename so a crash leaves the old file or the new one, never half of one (or of a secret). */
 export function writeJsonFile(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.tmp-${process.pid}`;

@@ -55,8 +55,8 @@ CREATE TABLE cursors (
 `;
 
 // Version 3: the partial indexes on pending records go. Each cost an insert and a delete per record
-// (about a fifth of the queue's CPU); eviction by class and by age walk records_by_batch instead,
-// which they only do once the queue is full or its oldest record expired.
+// (about a fifth of the queue's CPU); eviction by class and by age walk the pending records in seq
+// order instead, which they only do once the queue is full or its oldest record expired.
 const DROP_PENDING_INDEXES = `
 DROP INDEX IF EXISTS records_pending_by_class;
 DROP INDEX IF EXISTS records_pending_by_age;
@@ -66,7 +66,8 @@ DROP INDEX IF EXISTS records_pending_by_age;
 // record above the counter 'formed_through' is pending. Forming a batch no longer rewrites each of
 // its records (and an index entry for each), which was a third of the queue's writes. Batches
 // formed by an older version are dissolved: their records are pending again under their own seqs,
-// and go out in new batches, which the collector stores once by (agent, record seq).
+// and go out in new batches, which the collector stores once by (agent, record seq). The column
+// records.batch_seq stays, always NULL (dropping it would rebuild the table).
 const BATCH_RANGES = `
 ALTER TABLE batches ADD COLUMN first_seq INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE batches ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;

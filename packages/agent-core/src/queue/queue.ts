@@ -482,7 +482,9 @@ export class Queue extends EventEmitter<QueueEvents> {
   retryDeadLetter(batchSeq?: number): number {
     this.#assertOpen();
     const moved = this.#storage('dead-letter retry', () => {
-      const waiting = this.#stmt.deadLetterTotals.get(batchSeq ?? null, batchSeq ?? null) as { depth: number };
+      const waiting = this.#stmt.deadLetterTotals.get(batchSeq ?? null, batchSeq ?? null) as {
+        depth: number;
+      };
       this.#ceiling.reserve('records', this.#lastSeq + waiting.depth);
       return this.#retryDeadLetterTx.immediate(batchSeq ?? null, this.#now());
     });
@@ -708,7 +710,10 @@ export class Queue extends EventEmitter<QueueEvents> {
     // look below runs only when one did.
     const oldest = this.#stmt.oldestPending.get(this.#formedThrough) as { enqueued_at: number } | undefined;
     if (oldest === undefined || oldest.enqueued_at >= cutoff) return delta;
-    const expired = this.#stmt.expiredTotals.get(this.#formedThrough, cutoff) as { depth: number; bytes: number };
+    const expired = this.#stmt.expiredTotals.get(this.#formedThrough, cutoff) as {
+      depth: number;
+      bytes: number;
+    };
     if (expired.depth === 0) return delta;
     this.#stmt.deleteExpired.run(this.#formedThrough, cutoff);
     delta.depth -= expired.depth;
@@ -829,7 +834,9 @@ function prepare(db: Database.Database) {
     ),
     // Pending records are those above 'formed_through'; a batch is the range [first_seq, last_seq].
     pending: db.prepare('SELECT seq, bytes, payload FROM records WHERE seq > ? ORDER BY seq LIMIT ?'),
-    pendingByClass: db.prepare('SELECT seq, bytes FROM records WHERE seq > ? AND drop_class = ? ORDER BY seq'),
+    pendingByClass: db.prepare(
+      'SELECT seq, bytes FROM records WHERE seq > ? AND drop_class = ? ORDER BY seq',
+    ),
     deletePendingByClass: db.prepare('DELETE FROM records WHERE seq > ? AND drop_class = ? AND seq <= ?'),
     oldestPending: db.prepare('SELECT enqueued_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1'),
     expiredTotals: db.prepare(
@@ -837,12 +844,16 @@ function prepare(db: Database.Database) {
     ),
     deleteExpired: db.prepare('DELETE FROM records WHERE seq > ? AND enqueued_at < ?'),
     batches: db.prepare('SELECT seq, created_at, attempts, first_seq, last_seq FROM batches ORDER BY seq'),
-    batchBySeq: db.prepare('SELECT seq, created_at, attempts, first_seq, last_seq FROM batches WHERE seq = ?'),
+    batchBySeq: db.prepare(
+      'SELECT seq, created_at, attempts, first_seq, last_seq FROM batches WHERE seq = ?',
+    ),
     insertBatch: db.prepare('INSERT INTO batches(created_at, first_seq, last_seq) VALUES (?, ?, ?)'),
     setCounter: db.prepare(
       'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
     ),
-    batchRecords: db.prepare('SELECT seq, bytes, payload FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq'),
+    batchRecords: db.prepare(
+      'SELECT seq, bytes, payload FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq',
+    ),
     batchTotals: db.prepare(
       'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE seq BETWEEN ? AND ?',
     ),

@@ -10,7 +10,7 @@ export interface RuleContext {
 }
 
 /** The labels every alert about an agent carries; the agent's own labels never override these. */
-export function alertLabels(
+function alertLabels(
   name: string,
   agent: Pick<StoredAgent, 'id' | 'hostname' | 'labels'> | undefined,
   agentId: string,

@@ -153,17 +153,15 @@ export class AlertEngine {
   }
 
   async #repeats(routing: Routing, now: number): Promise<number> {
-    const repeating = routing.channels.filter((c) => c.channel.repeat_interval !== undefined);
-    if (repeating.length === 0) return 0;
+    if (!routing.channels.some((c) => c.channel.repeat_interval !== undefined)) return 0;
     const firing = await this.#options.store.alerts.listAlerts({ state: 'firing' });
     return this.#options.store.alerts.transaction(async (tx) => {
       let n = 0;
       for (const alert of firing) {
-        if (silenced(routing, alert.labels)) continue;
-        for (const { id, channel } of repeating) {
-          if (!matches(channel.matchers, alert.labels)) continue;
+        for (const { id, channel } of channelsFor(routing, alert)) {
+          if (channel.repeat_interval === undefined) continue;
           const last = await tx.lastNotificationAt(id, alert.key);
-          if (last === null || now - last < channel.repeat_interval!) continue;
+          if (last === null || now - last < channel.repeat_interval) continue;
           const queued = await tx.enqueueNotification({
             channelId: id,
             alertKey: alert.key,
@@ -224,8 +222,10 @@ export class AlertEngine {
   }
 }
 
-function silenced(routing: Routing, labels: Record<string, string>): boolean {
-  return routing.silences.some((s) => matches(s.matchers, labels));
+/** The channels an alert is sent to: none while a silence matches it, else those that match it. */
+function channelsFor(routing: Routing, alert: AlertInstance): Routing['channels'] {
+  if (routing.silences.some((s) => matches(s.matchers, alert.labels))) return [];
+  return routing.channels.filter(({ channel }) => matches(channel.matchers, alert.labels));
 }
 
 async function notify(
@@ -234,11 +234,9 @@ async function notify(
   alert: AlertInstance,
   transition: Pick<AlertTransition, 'id' | 'from' | 'to' | 'at'>,
 ): Promise<number> {
-  if (silenced(routing, alert.labels)) return 0;
   let queued = 0;
-  for (const { id, channel } of routing.channels) {
+  for (const { id, channel } of channelsFor(routing, alert)) {
     if (alert.state === 'resolved' && !channel.send_resolved) continue;
-    if (!matches(channel.matchers, alert.labels)) continue;
     const added = await tx.enqueueNotification({
       channelId: id,
       alertKey: alert.key,

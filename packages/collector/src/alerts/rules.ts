@@ -95,7 +95,3 @@ export const ruleSchema = z.discriminatedUnion(
 /** The rule as sent (durations as text): what is stored and returned, so a GET shows what was PUT. */
 export type RuleInput = z.input<typeof ruleSchema>;
 export type Rule = z.output<typeof ruleSchema>;
-export type ThresholdRule = z.output<typeof thresholdRule>;
-export type LogPatternRule = z.output<typeof logPatternRule>;
-export type NoDataRule = z.output<typeof noDataRule>;
-export type OfflineRule = z.output<typeof offlineRule>;

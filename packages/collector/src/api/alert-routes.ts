@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import type { z } from 'zod';
 import { ruleSchema } from '../alerts/index.ts';
 import { badBody, type DecodedBody } from '../ingest/index.ts';
-import { summarizeIssues } from '../issues.ts';
+import { describeValue, summarizeIssues } from '../issues.ts';
 import { channelSchema, silenceSchema } from '../notify/index.ts';
 import type { AlertState, Store, StoredChannel, StoredRule } from '../store/index.ts';
 import { badQuery, notFound } from './errors.ts';
@@ -41,8 +41,10 @@ function validate<S extends z.ZodType>(
   request: FastifyRequest,
 ): { spec: Record<string, unknown>; parsed: z.output<S> } {
   const input = (request.body as DecodedBody | undefined)?.value;
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+  if (input === undefined)
     throw badBody('body: required (a JSON object with Content-Type: application/json)');
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw badBody(`body: expected object, received ${describeValue(input)}`);
   }
   const result = schema.safeParse(input, { reportInput: true });
   if (!result.success) throw badBody(summarizeIssues(result.error.issues, ''));
@@ -57,6 +59,12 @@ export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void
   const { store } = options;
   const admin = { onRequest: options.authenticateAdmin };
   const changed = () => options.onChange?.();
+  /** DELETE <route>/:id answers 204, or 404 naming what was not found. */
+  const deleteRoute = (route: string, what: string, remove: (id: string) => Promise<boolean>) =>
+    app.delete<{ Params: { id: string } }>(`${route}/:id`, admin, async (request, reply) => {
+      if (!(await remove(request.params.id))) throw notFound(`${what} ${request.params.id} not found`);
+      return reply.code(204).send();
+    });
 
   app.get('/api/v1/alert/rules', admin, async () => ({
     rules: (await store.alerts.listRules()).map(ruleView),
@@ -87,12 +95,7 @@ export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void
     return ruleView(rule);
   });
 
-  app.delete<{ Params: { id: string } }>('/api/v1/alert/rules/:id', admin, async (request, reply) => {
-    if (!(await store.alerts.deleteRule(request.params.id))) {
-      throw notFound(`alert rule ${request.params.id} not found`);
-    }
-    return reply.code(204).send();
-  });
+  deleteRoute('/api/v1/alert/rules', 'alert rule', (id) => store.alerts.deleteRule(id));
 
   app.get<{ Querystring: Record<string, string> }>('/api/v1/alert/alerts', admin, async (request) => {
     const { state, rule, ...rest } = request.query;
@@ -165,12 +168,7 @@ export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void
     return channelView(channel);
   });
 
-  app.delete<{ Params: { id: string } }>('/api/v1/alert/notify/:id', admin, async (request, reply) => {
-    if (!(await store.alerts.deleteChannel(request.params.id))) {
-      throw notFound(`notification channel ${request.params.id} not found`);
-    }
-    return reply.code(204).send();
-  });
+  deleteRoute('/api/v1/alert/notify', 'notification channel', (id) => store.alerts.deleteChannel(id));
 
   app.get('/api/v1/alert/notify/outbox', admin, async () => ({
     notifications: (await store.alerts.listNotifications(200)).map((n) => ({
@@ -201,10 +199,5 @@ export function registerAlertRoutes(app: Api, options: AlertRoutesOptions): void
     return reply.code(201).send({ ...silence, active: silence.expiresAt > createdAt });
   });
 
-  app.delete<{ Params: { id: string } }>('/api/v1/alert/silences/:id', admin, async (request, reply) => {
-    if (!(await store.alerts.deleteSilence(request.params.id))) {
-      throw notFound(`silence ${request.params.id} not found`);
-    }
-    return reply.code(204).send();
-  });
+  deleteRoute('/api/v1/alert/silences', 'silence', (id) => store.alerts.deleteSilence(id));
 }

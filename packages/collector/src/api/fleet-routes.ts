@@ -8,6 +8,7 @@ import {
   parseSelector,
   pushConfig,
   recordCommandResult,
+  retryConfig,
   revokeAgent,
   rollbackConfig,
   sendCommand,
@@ -105,6 +106,12 @@ export function registerFleetRoutes(app: Api, options: FleetRouteOptions): void 
   app.post('/api/v1/configs/rollback', admin, async (request, reply) => {
     const version = await rollbackConfig(store, bodyOf(request), Date.now());
     request.log.info({ version: version.version, rollbackOf: version.rollbackOf }, 'config rolled back');
+    void reply.code(201);
+    return version;
+  });
+  app.post('/api/v1/configs/retry', admin, async (request, reply) => {
+    const version = await retryConfig(store, bodyOf(request), Date.now());
+    request.log.info({ version: version.version, target: version.target }, 'config pushed again for a retry');
     void reply.code(201);
     return version;
   });

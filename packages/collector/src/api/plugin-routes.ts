@@ -7,6 +7,7 @@ import {
   MAX_PACKAGE_BYTES,
   packageView,
   pluginVersions,
+  removePlugin,
   unassignPlugin,
   uploadPlugin,
 } from '../fleet/index.ts';
@@ -73,6 +74,17 @@ export function registerPluginRoutes(app: Api, options: PluginRouteOptions): voi
       ]);
       if (!info || !data) throw notFound(`${name}@${version} is not in the plugin store`);
       return sendPackage(reply, info, data);
+    },
+  );
+
+  app.delete<Package>(
+    '/api/v1/plugin/store/:name/:version',
+    { onRequest: authenticateAdmin },
+    async (request) => {
+      const { name, version } = request.params;
+      const answer = await removePlugin(store, name, version);
+      request.log.info({ plugin: name, version }, 'plugin removed from the store');
+      return answer;
     },
   );
 

@@ -7,14 +7,14 @@ import {
 } from '../store/index.ts';
 import { badQuery } from './errors.ts';
 
-export const DEFAULT_LIMIT = 1000;
-export const MAX_LIMIT = 10_000;
+const DEFAULT_LIMIT = 1000;
+const MAX_LIMIT = 10_000;
 
 const COMMON_PARAMS = ['agent', 'name', 'from', 'to', 'limit', 'after'];
 const METRIC_PARAMS = [...COMMON_PARAMS, 'resolution'];
 const RECORD_PARAMS = [...COMMON_PARAMS, 'kind'];
 
-export const RESOLUTIONS = ['raw', 'hour', 'auto'] as const;
+const RESOLUTIONS = ['raw', 'hour', 'auto'] as const;
 export type Resolution = (typeof RESOLUTIONS)[number];
 
 /** GET /api/v1/metrics: the record filter, the resolution, and where the previous page ended. */

@@ -191,8 +191,13 @@ export function buildApi(options: ApiOptions): Api {
     const now = Date.now();
     const body = bodyOf(request).value;
     const answer = await recordHeartbeat(store, agentId, body, now);
-    const version = (body as { version: string }).version;
-    const fleet = await fleetHeartbeat(store, agentId, { version, address: request.ip }, now);
+    const { version, instanceId } = body as { version: string; instanceId?: unknown };
+    const fleet = await fleetHeartbeat(
+      store,
+      agentId,
+      { version, address: request.ip, instanceId: typeof instanceId === 'string' ? instanceId : null },
+      now,
+    );
     telemetry.observeHeartbeat();
     return { ...answer, ...fleet };
   });

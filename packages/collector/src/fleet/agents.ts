@@ -163,14 +163,14 @@ export interface FleetHeartbeatAnswer {
 export async function fleetHeartbeat(
   store: Store,
   agentId: string,
-  reported: { version: string; address: string },
+  reported: { version: string; address: string; instanceId: string | null },
   now: number,
 ): Promise<FleetHeartbeatAnswer> {
   const [agent, state] = await Promise.all([store.getAgent(agentId), store.fleet.getAgentState(agentId)]);
   // Revoked between authentication and here: answer as authentication would have.
   if (!agent || !state || state.revokedAt !== null) throw agentRevoked(agentId);
   await store.fleet.noteRemoteAddress(agentId, reported.address);
-  await store.fleet.verifyUpgrades(agentId, reported.version, now);
+  await store.fleet.verifyUpgrades(agentId, reported, now);
   const labels = effectiveLabels(agent.labels, state.adminLabels);
   const desired = desiredConfig(agentId, labels, await store.fleet.currentConfigs());
   const plugins = await pluginsFor(store, agentId, labels);

@@ -4,7 +4,7 @@ import { sha256Hex } from '../auth/index.ts';
 import { parseRequest } from '../ingest/index.ts';
 import type { ConfigVersion, Store } from '../store/index.ts';
 import { badFleetBody, notFound } from './errors.ts';
-import { type ConfigTarget, type Labels, parseTargetKey, selectorMatches, targetKey } from './labels.ts';
+import { type ConfigTarget, type Labels, parseTargetKey, targetKey, targetRank } from './labels.ts';
 
 export const MAX_CONFIG_BYTES = 256 * 1024;
 
@@ -31,6 +31,11 @@ export const rollbackSchema = z.strictObject({
   target,
   /** The version to go back to; absent means the one before the current. */
   version: z.number().int().positive().optional(),
+  comment: z.string().max(512).default(''),
+});
+
+export const retrySchema = z.strictObject({
+  target,
   comment: z.string().max(512).default(''),
 });
 
@@ -128,13 +133,39 @@ export async function rollbackConfig(store: Store, body: unknown, now: number): 
     if (!old || old.target !== key)
       throw notFound(`config version ${request.version} is not a version of ${key}`);
   }
+  return republish(store, old, request.comment || `rollback to version ${old.version}`, old.version, now);
+}
+
+/**
+ * Pushes the target's current document again as a new version. An agent does not fetch a version it
+ * refused a second time, so once the cause is fixed on the host (a missing environment variable, a
+ * file the config names), a new version is what makes it try again.
+ */
+export async function retryConfig(store: Store, body: unknown, now: number): Promise<ConfigVersionView> {
+  const request = parseRequest(retrySchema, body);
+  const key = targetKey(request.target);
+  const [current] = await store.fleet.configHistory(key, 1);
+  if (!current || current.yaml === null) {
+    throw notFound(`${key} has no remote config in effect to retry; push one instead`);
+  }
+  return republish(store, current, request.comment || `retry of version ${current.version}`, null, now);
+}
+
+/** A stored document as a new version of its target, so history only grows. */
+async function republish(
+  store: Store,
+  old: ConfigVersion,
+  comment: string,
+  rollbackOf: number | null,
+  now: number,
+): Promise<ConfigVersionView> {
   const version = await store.fleet.pushConfig({
-    target: key,
+    target: old.target,
     yaml: old.yaml,
     sha256: old.sha256,
-    comment: request.comment || `rollback to version ${old.version}`,
+    comment,
     createdAt: now,
-    rollbackOf: old.version,
+    rollbackOf,
   });
   return configView(version);
 }
@@ -157,15 +188,8 @@ export function desiredConfig(
   let best: { config: ConfigVersion; rank: number } | null = null;
   for (const config of current) {
     if (config.yaml === null) continue;
-    const target = parseTargetKey(config.target);
-    let rank: number;
-    if ('agent' in target) {
-      if (target.agent !== agentId) continue;
-      rank = Number.MAX_SAFE_INTEGER;
-    } else {
-      if (!selectorMatches(target.labels, labels)) continue;
-      rank = Object.keys(target.labels).length;
-    }
+    const rank = targetRank(config.target, agentId, labels);
+    if (rank === undefined) continue;
     if (!best || rank > best.rank || (rank === best.rank && config.version > best.config.version)) {
       best = { config, rank };
     }

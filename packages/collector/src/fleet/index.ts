@@ -12,7 +12,7 @@ export {
 export type { CommandType, DeliveredCommand } from './commands.ts';
 export { COMMAND_TYPES, recordCommandResult, sendCommand } from './commands.ts';
 export type { ConfigVersionView } from './configs.ts';
-export { configView, MAX_CONFIG_BYTES, pushConfig, rollbackConfig } from './configs.ts';
+export { configView, MAX_CONFIG_BYTES, pushConfig, retryConfig, rollbackConfig } from './configs.ts';
 export type { RegisterAnswer, TokenView } from './enrollment.ts';
 export { createEnrollmentToken, registerAgent, tokenView } from './enrollment.ts';
 export type { ConfigTarget, Labels } from './labels.ts';
@@ -24,6 +24,7 @@ export {
   MAX_PACKAGE_BYTES,
   packageView,
   pluginVersions,
+  removePlugin,
   unassignPlugin,
   uploadPlugin,
 } from './plugins.ts';

@@ -44,3 +44,13 @@ export function parseTargetKey(key: string): ConfigTarget {
   if (key.startsWith('agent:')) return { agent: key.slice('agent:'.length) };
   return { labels: parseSelector(key.slice('labels:'.length), 'target') };
 }
+
+/**
+ * How specifically a stored target names an agent: its own target outranks any selector, and a
+ * selector with more pairs outranks one with fewer. Undefined when the target does not apply.
+ */
+export function targetRank(key: string, agentId: string, labels: Labels): number | undefined {
+  const target = parseTargetKey(key);
+  if ('agent' in target) return target.agent === agentId ? Number.MAX_SAFE_INTEGER : undefined;
+  return selectorMatches(target.labels, labels) ? Object.keys(target.labels).length : undefined;
+}

@@ -14,7 +14,7 @@ import { OutpostError } from '../errors.ts';
 import { parseRequest } from '../ingest/index.ts';
 import type { PluginAssignment, PluginPackageInfo, Store } from '../store/index.ts';
 import { badFleetBody, notAssigned, notFound } from './errors.ts';
-import { type Labels, parseTargetKey, selectorMatches, targetKey } from './labels.ts';
+import { type Labels, parseTargetKey, targetKey, targetRank } from './labels.ts';
 
 /** Largest .tgz accepted: the SDK caps a bundle at 16 MiB, and compression only makes it smaller. */
 export const MAX_PACKAGE_BYTES = 20 * 1024 * 1024;
@@ -24,6 +24,13 @@ export const pluginVersionExists = (name: string, version: string) =>
     'E_PLUGIN_VERSION_EXISTS',
     `${name}@${version} is already in the store with a different bundle; publish a new version instead`,
     { name, version },
+  );
+
+export const pluginInUse = (name: string, version: string, targets: readonly string[]) =>
+  new OutpostError(
+    'E_PLUGIN_IN_USE',
+    `${name}@${version} is still assigned to ${targets.join(', ')}; assign another version or unassign it there first`,
+    { name, version, targets },
   );
 
 const target = z.union([
@@ -78,6 +85,17 @@ export async function uploadPlugin(
   if (outcome === 'same')
     return { stored: false, plugin: (await store.fleet.getPluginPackage(info.name, info.version))! };
   return { stored: true, plugin: info };
+}
+
+/**
+ * Deletes a package from the store. Refused while an assignment names it, since its agents would
+ * then be told to install a version nobody can download; agents that run it keep running it.
+ */
+export async function removePlugin(store: Store, name: string, version: string): Promise<{ removed: true }> {
+  const result = await store.fleet.removePluginPackage(name, version);
+  if (result.outcome === 'missing') throw notFound(`${name}@${version} is not in the plugin store`);
+  if (result.outcome === 'assigned') throw pluginInUse(name, version, result.targets);
+  return { removed: true };
 }
 
 async function inspectPackage(data: Buffer) {
@@ -185,15 +203,8 @@ export function desiredPlugins(
 ): DesiredPlugin[] {
   const best = new Map<string, { a: PluginAssignment; rank: number }>();
   for (const a of assignments) {
-    const t = parseTargetKey(a.target);
-    let rank: number;
-    if ('agent' in t) {
-      if (t.agent !== agentId) continue;
-      rank = Number.MAX_SAFE_INTEGER;
-    } else {
-      if (!selectorMatches(t.labels, labels)) continue;
-      rank = Object.keys(t.labels).length;
-    }
+    const rank = targetRank(a.target, agentId, labels);
+    if (rank === undefined) continue;
     const current = best.get(a.name);
     if (!current || rank > current.rank || (rank === current.rank && a.updatedAt > current.a.updatedAt)) {
       best.set(a.name, { a, rank });

@@ -28,6 +28,7 @@ export class SinkForwarder {
   #wake: (() => void) | undefined;
   #closing = false;
   #loop: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
   #agents = new Map<string, StoredAgent>();
 
   constructor(options: { sink: SinkConfig; store: Store; logger: Logger; pollMs?: number | undefined }) {
@@ -48,10 +49,13 @@ export class SinkForwarder {
     this.#wake?.();
   }
 
-  async close(): Promise<void> {
-    this.#closing = true;
-    this.#wake?.();
-    await this.#loop;
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#closing = true;
+      this.#wake?.();
+      await this.#loop;
+    })();
+    return this.#closed;
   }
 
   async lag(): Promise<number> {

@@ -227,7 +227,7 @@ export interface RollupPage {
   more: boolean;
 }
 
-export const ROLLUP_CURSOR = 'retention:rollup';
+const ROLLUP_CURSOR = 'retention:rollup';
 const HOUR_MS = 3_600_000;
 
 interface AlertRow {

@@ -179,7 +179,7 @@ test('fleet store: commands are delivered until finished, expire, and only their
   // cmd_2 expired at 2_000 without a result; cmd_3 waits for the next heartbeat's version.
   assert.deepEqual(await store.fleet.deliverCommands('agt_a', 3_000), []);
   assert.equal((await store.fleet.getCommand('cmd_2'))?.status, 'expired');
-  const settled = await store.fleet.verifyUpgrades('agt_a', '0.2.0', 4_000);
+  const settled = await store.fleet.verifyUpgrades('agt_a', { version: '0.2.0', instanceId: null }, 4_000);
   assert.deepEqual(
     settled.map((c) => [c.id, c.status]),
     [['cmd_3', 'succeeded']],
@@ -196,7 +196,7 @@ test('fleet store: commands are delivered until finished, expire, and only their
   assert.match(String((await reopened.fleet.getCommand('cmd_3'))?.result?.message), /version 0\.2\.0/);
 });
 
-test('fleet store: an upgrade that comes back with another version is failed', async (t) => {
+test('fleet store: an upgrade is settled by the restarted process only, and failed on another version', async (t) => {
   const store = await open(t);
   await store.registerAgent(agent('agt_a'));
   await store.fleet.queueCommand({
@@ -210,12 +210,16 @@ test('fleet store: an upgrade that comes back with another version is failed', a
   await store.fleet.deliverCommands('agt_a', 2);
   await store.fleet.finishCommand('agt_a', 'cmd_u', {
     status: 'awaiting_verification',
-    result: { message: 'restarting' },
+    result: { message: 'restarting', data: { instanceId: 'run-1' } },
     at: 3,
   });
-  assert.deepEqual(
-    await store.fleet.verifyUpgrades('agt_a', '0.1.0', 4).then((c) => c.map((x) => x.status)),
-    ['failed'],
-  );
+  const verify = (instanceId: string | null) =>
+    store.fleet
+      .verifyUpgrades('agt_a', { version: '0.1.0', instanceId }, 4)
+      .then((c) => c.map((x) => x.status));
+  // A heartbeat the old process sent while it shut down proves nothing about the new version.
+  assert.deepEqual(await verify('run-1'), []);
+  assert.equal((await store.fleet.getCommand('cmd_u'))?.status, 'awaiting_verification');
+  assert.deepEqual(await verify('run-2'), ['failed']);
   assert.match(String((await store.fleet.getCommand('cmd_u'))?.result?.message), /0\.1\.0, not 9\.9\.9/);
 });

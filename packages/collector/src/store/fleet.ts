@@ -86,6 +86,12 @@ export interface CommandResult {
   at: number;
 }
 
+/** The agent process behind a heartbeat; instanceId is null for agents that do not send one. */
+export interface ReportedProcess {
+  version: string;
+  instanceId: string | null;
+}
+
 export type FinishOutcome = 'ok' | 'unknown' | 'other_agent' | 'already_finished';
 
 export interface PluginPackageInfo {
@@ -102,6 +108,12 @@ export interface PluginPackageInfo {
 
 /** 'same': that name@version is already stored with the same bundle; 'conflict': with another one. */
 export type PutPackageOutcome = 'stored' | 'same' | 'conflict';
+
+/** 'assigned' carries the targets whose assignment still names the version: nothing was removed. */
+export type RemovePackageOutcome =
+  | { outcome: 'removed' }
+  | { outcome: 'missing' }
+  | { outcome: 'assigned'; targets: string[] };
 
 export interface PluginAssignment {
   /** Same form as config targets: "agent:<id>" or "labels:<k>=<v>,…". */
@@ -156,8 +168,11 @@ export interface FleetStore {
    */
   deliverCommands(agentId: string, now: number): Promise<StoredCommand[]>;
   finishCommand(agentId: string, id: string, result: CommandResult): Promise<FinishOutcome>;
-  /** Settles the agent's upgrades awaiting verification against the version it now reports. */
-  verifyUpgrades(agentId: string, version: string, now: number): Promise<StoredCommand[]>;
+  /**
+   * Settles the agent's upgrades awaiting verification against the version it now reports, skipping
+   * those whose result names the reporting process (`instanceId`): it has not restarted yet.
+   */
+  verifyUpgrades(agentId: string, reported: ReportedProcess, now: number): Promise<StoredCommand[]>;
 
   putPluginPackage(info: PluginPackageInfo, data: Uint8Array): Promise<PutPackageOutcome>;
   /** Every stored package (of one plugin when `name` is given), by name then upload time. */
@@ -165,6 +180,8 @@ export interface FleetStore {
   getPluginPackage(name: string, version: string): Promise<PluginPackageInfo | undefined>;
   /** The .tgz bytes as uploaded. */
   readPluginPackage(name: string, version: string): Promise<Uint8Array | undefined>;
+  /** Deletes a package unless an assignment names it; the check and the delete are one transaction. */
+  removePluginPackage(name: string, version: string): Promise<RemovePackageOutcome>;
   /** Sets what a target runs of one plugin, replacing the target's previous assignment of it. */
   assignPlugin(assignment: PluginAssignment): Promise<void>;
   listPluginAssignments(): Promise<PluginAssignment[]>;
@@ -466,7 +483,8 @@ export class SqliteFleetStore implements FleetStore {
     });
   }
 
-  verifyUpgrades(agentId: string, version: string, now: number): Promise<StoredCommand[]> {
+  verifyUpgrades(agentId: string, reported: ReportedProcess, now: number): Promise<StoredCommand[]> {
+    const { version, instanceId } = reported;
     return this.#run(() => {
       const tx = this.#db.transaction(() => {
         const rows = this.#sql(
@@ -475,6 +493,8 @@ export class SqliteFleetStore implements FleetStore {
         const settled: StoredCommand[] = [];
         for (const row of rows) {
           const command = toCommand(row);
+          const ranIn = (command.result?.data as { instanceId?: unknown } | undefined)?.instanceId;
+          if (instanceId !== null && ranIn === instanceId) continue;
           const wanted = typeof command.args.version === 'string' ? command.args.version : undefined;
           const ok = wanted === undefined || wanted === version;
           const result = {
@@ -544,6 +564,25 @@ export class SqliteFleetStore implements FleetStore {
         version,
       ) as { data: Buffer } | undefined;
       return row?.data;
+    });
+  }
+
+  removePluginPackage(name: string, version: string): Promise<RemovePackageOutcome> {
+    return this.#run(() => {
+      const tx = this.#db.transaction((): RemovePackageOutcome => {
+        const targets = (
+          this.#sql(
+            'SELECT target FROM plugin_assignments WHERE name = ? AND version = ? ORDER BY target',
+          ).all(name, version) as Array<{ target: string }>
+        ).map((row) => row.target);
+        if (targets.length > 0) return { outcome: 'assigned', targets };
+        const { changes } = this.#sql('DELETE FROM plugin_packages WHERE name = ? AND version = ?').run(
+          name,
+          version,
+        );
+        return { outcome: changes > 0 ? 'removed' : 'missing' };
+      });
+      return tx.immediate();
     });
   }
 

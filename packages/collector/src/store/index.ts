@@ -33,6 +33,8 @@ export type {
   PluginAssignment,
   PluginPackageInfo,
   PutPackageOutcome,
+  RemovePackageOutcome,
+  ReportedProcess,
   ReregisterOutcome,
   Reregistration,
   StoredCommand,

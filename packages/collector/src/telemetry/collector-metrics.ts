@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { type AgentState, listAgentViews } from '../fleet/index.ts';
 import type { Store } from '../store/index.ts';
 
 export interface CollectorTelemetryOptions {
@@ -69,19 +70,18 @@ export class CollectorTelemetry {
     });
     new Gauge({
       name: `${PREFIX}agents`,
-      help: 'Registered agents by state (online: heartbeat within agents.offline_after)',
+      help: 'Registered agents by state, as GET /api/v1/agents shows them (online, degraded, offline, revoked)',
       labelNames: ['state'],
       registers,
       async collect() {
-        const at = now();
-        let online = 0;
-        const agents = await options.store.listAgents();
-        for (const agent of agents) {
-          if (agent.lastHeartbeatAt !== null && at - agent.lastHeartbeatAt <= options.offlineAfterMs)
-            online += 1;
-        }
-        this.set({ state: 'online' }, online);
-        this.set({ state: 'offline' }, agents.length - online);
+        const counts: Record<AgentState, number> = { online: 0, degraded: 0, offline: 0, revoked: 0 };
+        const views = await listAgentViews(options.store, {
+          offlineAfterMs: options.offlineAfterMs,
+          now: now(),
+        });
+        for (const view of views) counts[view.state] += 1;
+        // Every state every scrape: a state with no agents reads 0 rather than vanishing.
+        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
       },
     });
     const { storageFile } = options;

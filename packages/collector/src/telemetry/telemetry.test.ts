@@ -12,7 +12,7 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-test('collector telemetry: /metrics counts stored batches, dedup hits, rejections and agents online', async (t) => {
+test('collector telemetry: /metrics counts stored batches, dedup hits, rejections and agents by state', async (t) => {
   const session = await startSession();
   t.after(() => session.close());
   const agent = await session.register();
@@ -36,6 +36,21 @@ test('collector telemetry: /metrics counts stored batches, dedup hits, rejection
   });
 
   assert.equal(heartbeat.status, 200, JSON.stringify(heartbeat.json));
+  const degraded = await session.register('web-2');
+  const refused = await session.request('POST', '/api/v1/agent/heartbeat', {
+    auth: degraded.auth,
+    body: {
+      version: '0.1.0',
+      remoteConfig: { version: null, error: { version: '3', code: 'E_CONFIG', message: 'bad interval' } },
+    },
+  });
+  assert.equal(refused.status, 200, JSON.stringify(refused.json));
+  const revoked = await session.register('web-3');
+  assert.equal(
+    (await session.request('POST', `/api/v1/agents/${revoked.agentId}/revoke`, { auth: session.admin }))
+      .status,
+    200,
+  );
 
   const res = await fetch(`${session.collector.url}/metrics`);
   assert.equal(res.status, 200);
@@ -44,10 +59,13 @@ test('collector telemetry: /metrics counts stored batches, dedup hits, rejection
   assert.equal(sample(text, 'outpost_collector_ingest_batches_total'), 2);
   assert.equal(sample(text, 'outpost_collector_ingest_records_total'), 3);
   assert.equal(sample(text, 'outpost_collector_dedup_hits_total'), 1);
-  assert.equal(sample(text, 'outpost_collector_agent_registrations_total'), 1);
+  assert.equal(sample(text, 'outpost_collector_agent_registrations_total'), 3);
   assert.equal(sample(text, 'outpost_collector_http_rejected_total{route="/api/v1/agents",status="401"}'), 1);
-  assert.equal(sample(text, 'outpost_collector_heartbeats_total'), 1);
+  assert.equal(sample(text, 'outpost_collector_heartbeats_total'), 2);
   assert.equal(sample(text, 'outpost_collector_agents{state="online"}'), 1);
+  assert.equal(sample(text, 'outpost_collector_agents{state="degraded"}'), 1);
+  assert.equal(sample(text, 'outpost_collector_agents{state="revoked"}'), 1);
+  assert.equal(sample(text, 'outpost_collector_agents{state="offline"}'), 0);
   assert.match(text, /^outpost_collector_process_resident_memory_bytes \d+$/m);
   assert.match(text, /^# HELP outpost_collector_dedup_hits_total \S/m);
 });
@@ -78,4 +96,6 @@ test('collector telemetry: storage size is the database file plus its WAL', asyn
   assert.equal(sample(text, 'outpost_collector_storage_bytes'), statSync(file).size + wal);
   assert.equal(sample(text, 'outpost_collector_agents{state="offline"}'), 1);
   assert.equal(sample(text, 'outpost_collector_agents{state="online"}'), 0);
+  assert.equal(sample(text, 'outpost_collector_agents{state="degraded"}'), 0);
+  assert.equal(sample(text, 'outpost_collector_agents{state="revoked"}'), 0);
 });

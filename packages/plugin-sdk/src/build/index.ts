@@ -14,8 +14,10 @@ export async function bundlePlugin(pluginDir: string | URL): Promise<void> {
     format: 'esm',
     platform: 'neutral',
     target: 'es2022',
-    // In this workspace the SDK resolves to its sources, so bundling needs no prior build of it.
-    conditions: ['outpost-source'],
+    // The plugin gets the SDK as this code was loaded: its sources when running from them (a
+    // clone, no build needed), else dist/. An installed SDK ships dist/ only, and the
+    // outpost-source entries of its exports lead nowhere.
+    conditions: import.meta.url.endsWith('.ts') ? ['outpost-source'] : [],
     logLevel: 'warning',
   });
 }

@@ -175,23 +175,32 @@ test('prototype tricks on returned objects do not reach the host', async (t) => 
 
 test("prototype tricks on the sandbox's own JSON give a clear error naming the plugin, never a host crash", async (t) => {
   const sandbox = await load(`
-    const toJSON = Object.prototype.toJSON;
-    try {
-      Object.prototype.toJSON = function () { return mode === 'lie' ? { ok: true, in: 'many', stack: 1 } : undefined; };
+    if (mode === 'restore') {
+      delete Object.prototype.toJSON;
       throw new Error('boom');
-    } finally {
-      if (mode === 'restore') Object.prototype.toJSON = toJSON;
-    }`);
+    }
+    // Arrays pass, so process() still works; the status of a failed call is built from an object.
+    Object.prototype.toJSON = function () {
+      if (Array.isArray(this)) return this;
+      return mode === 'lie' ? { ok: true, in: 'many' } : undefined;
+    };
+    throw new Error('boom');`);
   t.after(() => sandbox.dispose());
   await assert.rejects(sandbox.collect(), (err) => {
     isCode('E_PLUGIN_OUTPUT')(err);
-    assert.match((err as Error).message, /^plugin "hostile": collect\(\) output refused: the call status is not readable/);
+    assert.match(
+      (err as Error).message,
+      /^plugin "hostile": collect\(\) output refused: the call status is not readable/,
+    );
     return true;
   });
   await setMode(sandbox, 'lie');
   await assert.rejects(sandbox.collect(), (err) => {
     isCode('E_PLUGIN_OUTPUT')(err);
-    assert.match((err as Error).message, /^plugin "hostile": collect\(\) output refused: the sandbox returned no output/);
+    assert.match(
+      (err as Error).message,
+      /^plugin "hostile": collect\(\) output refused: the sandbox returned no output/,
+    );
     return true;
   });
   const stats = sandbox.stats();

@@ -88,6 +88,31 @@ export function parseMatcher(text: string, flag: string): Matcher {
 const matcherText = (list: Matcher[] | undefined) =>
   list && list.length > 0 ? list.map((m) => `${m.name}${m.op}${m.value}`).join(',') : '-';
 
+function checkState(state: string | undefined): void {
+  if (state !== undefined && !STATES.includes(state)) {
+    throw usage(`--state: expected one of ${STATES.join(', ')}, received "${state}"`);
+  }
+}
+
+/** `… remove <id>`: deletes one rule, silence or channel by id. */
+function addRemoveCommand(
+  parent: Command,
+  done: Done,
+  noun: string,
+  route: string,
+  description: string,
+): void {
+  parent
+    .command('remove <id>')
+    .description(description)
+    .action(
+      adminAction(done, async ({ client, print }, [id]) => {
+        await client.send('DELETE', `${route}/${path(id!)}`);
+        print({ id, removed: true }, () => `${noun} ${id} removed\n`);
+      }),
+    );
+}
+
 function durationFlag(flag: string, value: string): number {
   const ms = parseDuration(value);
   if (ms === undefined) throw usage(`${flag}: "${value}" is not a duration such as 30s, 5m or 2h`);
@@ -325,15 +350,13 @@ export function registerAlertCommands(program: Command, done: Done): void {
       );
   }
 
-  rules
-    .command('remove <id>')
-    .description('delete a rule and its current alerts (their history stays)')
-    .action(
-      adminAction(done, async ({ client, print }, [id]) => {
-        await client.send('DELETE', `/api/v1/alert/rules/${path(id!)}`);
-        print({ id, removed: true }, () => `rule ${id} removed\n`);
-      }),
-    );
+  addRemoveCommand(
+    rules,
+    done,
+    'rule',
+    '/api/v1/alert/rules',
+    'delete a rule and its current alerts (their history stays)',
+  );
 
   group
     .command('list')
@@ -342,9 +365,7 @@ export function registerAlertCommands(program: Command, done: Done): void {
     .option('--rule <id>', 'only this rule')
     .action(
       adminAction<{ state?: string; rule?: string }>(done, async ({ client, flags, print }) => {
-        if (flags.state !== undefined && !STATES.includes(flags.state)) {
-          throw usage(`--state: expected one of ${STATES.join(', ')}, received "${flags.state}"`);
-        }
+        checkState(flags.state);
         const query = new URLSearchParams();
         if (flags.state) query.set('state', flags.state);
         if (flags.rule) query.set('rule', flags.rule);
@@ -389,9 +410,7 @@ export function registerAlertCommands(program: Command, done: Done): void {
         if (!/^\d+$/.test(flags.limit) || Number(flags.limit) < 1 || Number(flags.limit) > 1000) {
           throw usage(`--limit: expected an integer from 1 to 1000, received "${flags.limit}"`);
         }
-        if (flags.state !== undefined && !STATES.includes(flags.state)) {
-          throw usage(`--state: expected one of ${STATES.join(', ')}, received "${flags.state}"`);
-        }
+        checkState(flags.state);
         if (flags.before !== undefined && !/^\d+$/.test(flags.before)) {
           throw usage(`--before: "${flags.before}" is not a transition id`);
         }
@@ -482,15 +501,7 @@ export function registerAlertCommands(program: Command, done: Done): void {
       }),
     );
 
-  silences
-    .command('remove <id>')
-    .description('end a silence now')
-    .action(
-      adminAction(done, async ({ client, print }, [id]) => {
-        await client.send('DELETE', `/api/v1/alert/silences/${path(id!)}`);
-        print({ id, removed: true }, () => `silence ${id} removed\n`);
-      }),
-    );
+  addRemoveCommand(silences, done, 'silence', '/api/v1/alert/silences', 'end a silence now');
 
   const channels = group.command('channels').description('notification channels (webhook, slack)');
 
@@ -557,15 +568,13 @@ export function registerAlertCommands(program: Command, done: Done): void {
       }),
     );
 
-  channels
-    .command('remove <id>')
-    .description('delete a channel (its queued notifications are not sent)')
-    .action(
-      adminAction(done, async ({ client, print }, [id]) => {
-        await client.send('DELETE', `/api/v1/alert/notify/${path(id!)}`);
-        print({ id, removed: true }, () => `channel ${id} removed\n`);
-      }),
-    );
+  addRemoveCommand(
+    channels,
+    done,
+    'channel',
+    '/api/v1/alert/notify',
+    'delete a channel (its queued notifications are not sent)',
+  );
 
   channels
     .command('outbox')

@@ -1,33 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { ConfigVersionView as ConfigVersionBase } from '../../fleet/index.ts';
 import { adminAction, type Done, targetOf, usage } from './action.ts';
 import { withAdminFlags } from './admin-client.ts';
-import { table, when } from './table.ts';
+import { labels, table, targetText, when } from './table.ts';
 
-interface ConfigVersionView {
-  version: number;
-  target: { agent: string } | { labels: Record<string, string> };
-  sha256: string | null;
-  comment: string;
-  createdAt: number;
-  rollbackOf: number | null;
-  removed: boolean;
-  yaml?: string | null;
-}
+/** `config show` adds the document itself. */
+type ConfigVersionView = ConfigVersionBase & { yaml?: string | null };
 
 interface TargetFlags {
   agent?: string;
   labels?: string;
 }
-
-const targetText = (t: ConfigVersionView['target']) =>
-  'agent' in t
-    ? `agent ${t.agent}`
-    : `labels ${
-        Object.entries(t.labels)
-          .map(([k, v]) => `${k}=${v}`)
-          .join(',') || '(every agent)'
-      }`;
 
 const describe = (v: ConfigVersionView) =>
   `config version ${v.version} for ${targetText(v.target)}${v.removed ? ' (removed)' : ''}${
@@ -39,7 +23,7 @@ const withTarget = (command: Command) =>
     .option('--agent <id>', 'one agent')
     .option('--labels <k=v,...>', 'every agent whose labels match ("" for every agent)');
 
-/** outpost-collector config push|history|rollback|show: versioned agent configs. */
+/** outpost-collector config push|history|rollback|retry|show: versioned agent configs. */
 export function registerConfigCommands(program: Command, done: Done): void {
   const group = withAdminFlags(
     program
@@ -84,11 +68,7 @@ export function registerConfigCommands(program: Command, done: Done): void {
         const query =
           'agent' in target
             ? `agent=${encodeURIComponent(target.agent)}`
-            : `labels=${encodeURIComponent(
-                Object.entries(target.labels)
-                  .map(([k, v]) => `${k}=${v}`)
-                  .join(','),
-              )}`;
+            : `labels=${encodeURIComponent(Object.keys(target.labels).length === 0 ? '' : labels(target.labels))}`;
         const { versions } = await client.get<{ versions: ConfigVersionView[] }>(
           `/api/v1/configs/history?${query}&limit=${encodeURIComponent(flags.limit)}`,
         );
@@ -117,6 +97,21 @@ export function registerConfigCommands(program: Command, done: Done): void {
         const version = await client.post<ConfigVersionView>('/api/v1/configs/rollback', {
           target: targetOf(flags),
           ...(flags.to !== undefined && { version: Number(flags.to) }),
+          comment: flags.comment,
+        });
+        print(version, describe);
+      }),
+    );
+
+  withTarget(group.command('retry'))
+    .description(
+      "push the target's current config again as a new version, so agents that refused it try again",
+    )
+    .option('--comment <text>', 'why, for the history', '')
+    .action(
+      adminAction<TargetFlags & { comment: string }>(done, async ({ client, flags, print }) => {
+        const version = await client.post<ConfigVersionView>('/api/v1/configs/retry', {
+          target: targetOf(flags),
           comment: flags.comment,
         });
         print(version, describe);

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { adminAction, type Done, targetOf, usage } from './action.ts';
 import { withAdminFlags } from './admin-client.ts';
-import { labels, table, when } from './table.ts';
+import { table, targetText, when } from './table.ts';
 
 interface PackageView {
   name: string;
@@ -31,12 +31,15 @@ interface AssignmentView {
   updatedAt: number;
 }
 
-const targetText = (t: AssignmentView['target']) =>
-  'agent' in t
-    ? `agent ${t.agent}`
-    : `labels ${labels(t.labels) === '-' ? '(every agent)' : labels(t.labels)}`;
+/** "name@version"; a scoped name (@scope/name@1.0.0) keeps its leading "@". */
+function parsePackageRef(ref: string): { name: string; version: string } {
+  const at = ref.lastIndexOf('@');
+  if (at <= 0 || at === ref.length - 1)
+    throw usage(`"${ref}" is not <name>@<version> (e.g. my-plugin@1.2.0)`);
+  return { name: ref.slice(0, at), version: ref.slice(at + 1) };
+}
 
-/** outpost-collector plugin upload|list|versions|assign|unassign|assignments: the plugin store. */
+/** outpost-collector plugin upload|list|remove|versions|assign|unassign|assignments: the plugin store. */
 export function registerPluginCommands(program: Command, done: Done): void {
   const group = withAdminFlags(
     program.command('plugin').description('the plugin store and plugin roll-outs'),
@@ -83,6 +86,20 @@ export function registerPluginCommands(program: Command, done: Done): void {
             ]),
           ),
         );
+      }),
+    );
+
+  group
+    .command('remove <name@version>')
+    .description('delete a version from the store; refused while an assignment names it')
+    .action(
+      adminAction(done, async ({ client, print }, [ref]) => {
+        const { name, version } = parsePackageRef(ref!);
+        const answer = await client.send<{ removed: boolean }>(
+          'DELETE',
+          `/api/v1/plugin/store/${encodeURIComponent(name)}/${encodeURIComponent(version)}`,
+        );
+        print(answer, () => `${name}@${version} removed from the store\n`);
       }),
     );
 

@@ -32,3 +32,10 @@ export function labels(value: Record<string, string> | null | undefined): string
   const pairs = Object.entries(value ?? {}).map(([k, v]) => `${k}=${v}`);
   return pairs.length > 0 ? pairs.join(',') : '-';
 }
+
+/** A config or plugin target as an admin reads it. */
+export function targetText(target: { agent: string } | { labels: Record<string, string> }): string {
+  if ('agent' in target) return `agent ${target.agent}`;
+  const pairs = labels(target.labels);
+  return `labels ${pairs === '-' ? '(every agent)' : pairs}`;
+}

@@ -1,19 +1,9 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../config/index.ts';
+import type { TokenView } from '../../fleet/index.ts';
 import { adminAction, type Done, usage } from './action.ts';
 import { withAdminFlags } from './admin-client.ts';
 import { table, when } from './table.ts';
-
-interface TokenView {
-  id: string;
-  description: string;
-  createdAt: number;
-  expiresAt: number | null;
-  maxUses: number | null;
-  uses: number;
-  state: string;
-  token?: string;
-}
 
 /** outpost-collector token create|list|revoke: enrollment tokens made by an admin. */
 export function registerTokenCommands(program: Command, done: Done): void {
@@ -41,7 +31,7 @@ export function registerTokenCommands(program: Command, done: Done): void {
               throw usage(`--max-uses: "${flags.maxUses}" is not a positive integer`);
             body.maxUses = Number(flags.maxUses);
           }
-          const token = await client.post<TokenView>('/api/v1/enrollment-tokens', body);
+          const token = await client.post<TokenView & { token: string }>('/api/v1/enrollment-tokens', body);
           print(
             token,
             (t) =>
