@@ -18,7 +18,8 @@ export default defineConfig({
   splitting: true,
   // The SDK is a dependency so that an installed agent has it as a package for the plugin projects
   // agentctl scaffolds (they depend on it with file:), but the agent runs its own bundled copy.
-  noExternal: ['@outpost/plugin-sdk'],
+  // @outpost/service (the systemd unit, the logger) is private, a devDependency: only bundled.
+  noExternal: ['@outpost/plugin-sdk', '@outpost/service'],
   // Declarations for the library entry only: the bins and the plugin host are programs.
   dts: { entry: { index: 'src/index.ts' } },
 });

@@ -10,6 +10,8 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   splitting: true,
+  // Private workspace package (the systemd unit, the logger), a devDependency: bundled, never installed.
+  noExternal: ['@outpost/service'],
   // Declarations for the library entry only: the bin is a program.
   dts: { entry: { index: 'src/index.ts' } },
   // The status page is static files served as they are; the bundle finds them in dist/static.

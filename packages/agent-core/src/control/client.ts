@@ -1,4 +1,4 @@
-import { Client, type Dispatcher } from 'undici';
+import { Client, type Dispatcher } from '../undici/index.ts';
 import { agentNotRunning, controlRequestFailed, socketNotAccessible } from './errors.ts';
 
 export type ControlQuery = Record<string, string | number | boolean | undefined>;

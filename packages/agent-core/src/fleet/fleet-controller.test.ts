@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { pino } from 'pino';
 import { type AgentConfig, loadConfig } from '../config/index.ts';
 import { isOutpostError } from '../errors.ts';
@@ -305,50 +305,52 @@ test('fleet controller: a refused config is not fetched again, but the same docu
   assert.equal(readRemoteConfig(stateDir)?.yaml, served.yaml);
 });
 
-test('fleet controller: a failing upgrade command is reported with its output and the agent stays', async (t) => {
+/** Delivers an upgrade to a controller whose host runs `command`; answers once its result is reported. */
+async function upgradeWith(t: TestContext, command: string, version: string) {
   const { dir, stateDir } = dirFor(t);
   const file = join(dir, 'upgrade.yaml');
-  writeFileSync(
-    file,
-    `agent:\n  state_dir: ${stateDir}\nfleet:\n  upgrade_command: echo "no such version $OUTPOST_UPGRADE_VERSION" >&2; exit 3\n`,
-  );
+  writeFileSync(file, `agent:\n  state_dir: ${stateDir}\nfleet:\n  upgrade_command: ${command}\n`);
   const { config } = await loadConfig({ path: file, env: {} });
   const exits: number[] = [];
   const client = scriptedClient();
   const controller = controllerFor(hostFor(file, config, [], exits), client, stateDir);
+  t.after(() => controller.close());
   controller.onHeartbeatAnswer({
     serverTime: 1,
-    commands: [{ id: 'cmd_u', type: 'upgrade', args: { version: '9.9.9' } }],
+    commands: [{ id: 'cmd_u', type: 'upgrade', args: { version } }],
   });
   await until('the upgrade result', () => client.reported.length > 0);
+  const body = client.reported[0]!.body as {
+    status: string;
+    message: string;
+    data: { output: string; instanceId?: string };
+  };
+  return { controller, exits, body };
+}
+
+test('fleet controller: a failing upgrade command is reported with its output and the agent stays', async (t) => {
+  const { controller, exits, body } = await upgradeWith(
+    t,
+    'echo "no such version $OUTPOST_UPGRADE_VERSION" >&2; exit 3',
+    '9.9.9',
+  );
   await controller.close();
-  const body = client.reported[0]!.body as { status: string; message: string };
   assert.equal(body.status, 'failed');
   assert.equal(body.message, 'upgrade command exited with 3; the agent keeps running: no such version 9.9.9');
   assert.deepEqual(exits, []);
 });
 
 test('fleet controller: a done upgrade names this process in its result, then exits 75', async (t) => {
-  const { dir, stateDir } = dirFor(t);
-  const file = join(dir, 'upgrade.yaml');
-  writeFileSync(
-    file,
-    `agent:\n  state_dir: ${stateDir}\nfleet:\n  upgrade_command: echo "installed $OUTPOST_UPGRADE_VERSION"\n`,
+  const { controller, exits, body } = await upgradeWith(
+    t,
+    'echo "installed $OUTPOST_UPGRADE_VERSION"',
+    '0.2.0',
   );
-  const { config } = await loadConfig({ path: file, env: {} });
-  const exits: number[] = [];
-  const client = scriptedClient();
-  const controller = controllerFor(hostFor(file, config, [], exits), client, stateDir);
-  controller.onHeartbeatAnswer({
-    serverTime: 1,
-    commands: [{ id: 'cmd_u', type: 'upgrade', args: { version: '0.2.0' } }],
-  });
   await until('the agent to exit', () => exits.length > 0);
   assert.deepEqual(exits, [UPGRADE_EXIT_CODE]);
-  const body = client.reported[0]!.body as { status: string; data: { output: string; instanceId: string } };
   assert.equal(body.status, 'awaiting_verification');
   assert.equal(body.data.output, 'installed 0.2.0');
   // The heartbeat carries the same id: the collector waits for one from another process.
   assert.equal(body.data.instanceId, controller.status().instanceId);
-  assert.match(body.data.instanceId, /^[0-9a-f-]{36}$/);
+  assert.match(body.data.instanceId!, /^[0-9a-f-]{36}$/);
 });

@@ -1,42 +1,7 @@
-import { type LevelWithSilent, type Logger, pino } from 'pino';
-import pinoPretty from 'pino-pretty';
-
-export type { Logger } from 'pino';
-
-export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
-
-export interface CreateLoggerOptions {
-  level: LevelWithSilent;
-  name: string;
-  /** auto (the default): pretty when stdout is a terminal, JSON otherwise. */
-  format?: LogFormat;
-  /** Where lines go; stdout unless given (tests pass a stream to read them back). */
-  destination?: NodeJS.WritableStream;
-  /** Whether stdout counts as a terminal for format auto; process.stdout.isTTY unless given. */
-  isTTY?: boolean;
-}
-
-/**
- * JSON lines on stdout, which journald and every log shipper read as they are; readable lines
- * when a person runs the agent in a terminal.
- */
-export function createLogger(options: CreateLoggerOptions): Logger {
-  const isTTY = options.isTTY ?? process.stdout.isTTY === true;
-  const format = options.format ?? 'auto';
-  const pretty = format === 'pretty' || (format === 'auto' && isTTY);
-  const settings = { level: options.level, name: options.name, base: { pid: process.pid } };
-  if (!pretty) {
-    return options.destination ? pino(settings, options.destination) : pino(settings);
-  }
-  // In-process and synchronous rather than pino's worker-thread transport: no extra thread in an
-  // agent that watches its own footprint, and no line lost when the process exits right after.
-  const stream = pinoPretty({
-    sync: true,
-    colorize: isTTY && options.destination === undefined,
-    ignore: 'pid,hostname',
-    translateTime: 'SYS:HH:MM:ss.l',
-    ...(options.destination ? { destination: options.destination } : {}),
-  });
-  return pino(settings, stream);
-}
+export {
+  type CreateLoggerOptions,
+  createLogger,
+  LOG_FORMATS,
+  type LogFormat,
+  type Logger,
+} from '@outpost/service/log';

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Pool } from 'undici';
+import { Pool } from '../undici/index.ts';
 import { badCollectorUrl, transportClosed } from './errors.ts';
 import { classify, parseRetryAfter } from './retry-policy.ts';
 

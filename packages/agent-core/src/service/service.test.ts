@@ -1,19 +1,10 @@
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import {
-  installUnit,
-  parseCpuQuota,
-  parseMemoryMax,
-  renderUnit,
-  type UnitOptions,
-  uninstallUnit,
-} from './index.ts';
 
 const AGENTCTL = fileURLToPath(new URL('../cli/agentctl.ts', import.meta.url));
 
@@ -21,28 +12,6 @@ function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-service-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-function unit(overrides: Partial<UnitOptions> = {}): UnitOptions {
-  return {
-    name: 'outpost-agent',
-    description: 'Outpost agent',
-    execStart: [
-      '/usr/bin/node',
-      '/usr/lib/node_modules/@outpost/agent-core/dist/cli/outpost-agent.js',
-      '--config',
-      '/etc/outpost/agent.yaml',
-    ],
-    reloadOnSighup: true,
-    user: 'outpost',
-    stateDirectory: 'outpost',
-    configurationDirectory: 'outpost',
-    environmentFile: '/etc/outpost/agent.env',
-    memoryMax: 256 * 1024 * 1024,
-    cpuQuota: 20,
-    timeoutStopSec: 30,
-    ...overrides,
-  };
 }
 
 function directives(text: string): Map<string, string[]> {
@@ -53,185 +22,6 @@ function directives(text: string): Map<string, string[]> {
   }
   return map;
 }
-
-test('service: renderUnit runs the bin with node by absolute path, as its user, hardened and limited', () => {
-  const text = renderUnit(unit());
-  const d = directives(text);
-  assert.deepEqual(d.get('ExecStart'), [
-    '/usr/bin/node /usr/lib/node_modules/@outpost/agent-core/dist/cli/outpost-agent.js --config /etc/outpost/agent.yaml',
-  ]);
-  assert.deepEqual(d.get('Type'), ['exec']);
-  assert.deepEqual(d.get('User'), ['outpost']);
-  assert.deepEqual(d.get('ExecReload'), ['/bin/kill -HUP $MAINPID']);
-  assert.deepEqual(d.get('Restart'), ['on-failure']);
-  assert.deepEqual(d.get('StateDirectory'), ['outpost']);
-  assert.deepEqual(d.get('ReadWritePaths'), ['/var/lib/outpost']);
-  assert.deepEqual(d.get('EnvironmentFile'), ['-/etc/outpost/agent.env']);
-  for (const [key, value] of [
-    ['NoNewPrivileges', 'yes'],
-    ['ProtectSystem', 'strict'],
-    ['ProtectHome', 'yes'],
-    ['PrivateTmp', 'yes'],
-    ['MemoryMax', '256M'],
-    ['CPUQuota', '20%'],
-  ] as const) {
-    assert.deepEqual(d.get(key), [value], key);
-  }
-  assert.match(text, /^\[Unit\]$[\s\S]*^\[Service\]$[\s\S]*^\[Install\]$\nWantedBy=multi-user\.target$/m);
-});
-
-test('service: renderUnit quotes paths with spaces, escapes % and $, and leaves out limits set to none', () => {
-  const text = renderUnit(
-    unit({
-      execStart: [
-        '/opt/node 24/bin/node',
-        '/opt/out$post/100%/outpost-agent.js',
-        '--config',
-        '/etc/outpost/agent.yaml',
-      ],
-      readWritePaths: ['/srv/outpost state'],
-      memoryMax: null,
-      cpuQuota: null,
-    }),
-  );
-  const d = directives(text);
-  assert.deepEqual(d.get('ExecStart'), [
-    '"/opt/node 24/bin/node" /opt/out$$post/100%%/outpost-agent.js --config /etc/outpost/agent.yaml',
-  ]);
-  assert.deepEqual(d.get('ReadWritePaths'), ['/var/lib/outpost "/srv/outpost state"']);
-  assert.equal(d.has('MemoryMax'), false);
-  assert.equal(d.has('CPUQuota'), false);
-  assert.deepEqual(directives(renderUnit(unit({ memoryMax: 1536 * 1024 * 1024 }))).get('MemoryMax'), [
-    '1536M',
-  ]);
-  assert.deepEqual(directives(renderUnit(unit({ memoryMax: 1000 }))).get('MemoryMax'), ['1000']);
-});
-
-test('service: limits read as systemd and the config write them', () => {
-  assert.equal(parseMemoryMax('256M'), 256 * 2 ** 20);
-  assert.equal(parseMemoryMax('1g'), 2 ** 30);
-  assert.equal(parseMemoryMax('512MiB'), 512 * 2 ** 20);
-  assert.equal(parseMemoryMax('none'), null);
-  assert.equal(parseMemoryMax('lots'), undefined);
-  assert.equal(parseCpuQuota('20%'), 20);
-  assert.equal(parseCpuQuota('150%'), 150);
-  assert.equal(parseCpuQuota('none'), null);
-  assert.equal(parseCpuQuota('20'), undefined);
-  assert.equal(parseCpuQuota('0%'), undefined);
-});
-
-test('service: systemd-analyze verify accepts the generated unit', async (t) => {
-  const probe = spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' });
-  if (probe.error) {
-    t.skip('systemd-analyze not installed');
-    return;
-  }
-  const dir = tempDir(t);
-  // verify checks that ExecStart's program exists and can run: point it at real files.
-  const script = join(dir, 'outpost-agent.js');
-  writeFileSync(script, '');
-  const file = join(dir, 'outpost-agent.service');
-  writeFileSync(
-    file,
-    renderUnit(
-      unit({
-        execStart: [process.execPath, script, '--config', join(dir, 'agent.yaml')],
-        readWritePaths: [join(dir, 'state')],
-      }),
-    ),
-  );
-  const { stdout, stderr } = await promisify(execFile)('systemd-analyze', ['verify', file], { cwd: dir });
-  assert.equal(`${stdout}${stderr}`.trim(), '', 'no warning about the unit');
-
-  const broken = join(dir, 'broken.service');
-  writeFileSync(
-    broken,
-    renderUnit(unit({ execStart: [join(dir, 'no-such-node'), script] })).replace(
-      'CPUQuota=20%',
-      'CPUQuota=lots',
-    ),
-  );
-  const failed = spawnSync('systemd-analyze', ['verify', broken], { cwd: dir, encoding: 'utf8' });
-  assert.notEqual(failed.status, 0, 'the check itself can fail');
-  assert.match(failed.stderr, /Invalid CPU quota|not executable/);
-});
-
-test('service: install writes the unit and never creates a user without root; uninstall removes it', (t) => {
-  const dir = tempDir(t);
-  const printed: string[] = [];
-  const print = (text: string) => printed.push(text);
-
-  const missing = `outpost-no-such-user-${process.pid}`;
-  const result = installUnit({
-    unit: unit({ user: missing }),
-    unitDir: dir,
-    dryRun: false,
-    print,
-    isRoot: false,
-  });
-  assert.equal(result.path, join(dir, 'outpost-agent.service'));
-  assert.equal(result.written, true);
-  assert.equal(result.userCreated, false);
-  assert.deepEqual(result.userAdd?.slice(0, 2), ['useradd', '--system']);
-  assert.equal(readFileSync(result.path, 'utf8'), renderUnit(unit({ user: missing })));
-  assert.equal(statSync(result.path).mode & 0o777, 0o644);
-  const output = printed.join('');
-  assert.match(output, new RegExp(`as root, create it with:\\n  useradd --system .* ${missing}\\n`));
-  assert.match(output, /systemctl daemon-reload && systemctl enable --now outpost-agent/);
-
-  // An existing user is used as is, even as root: nothing to create.
-  const existing = installUnit({
-    unit: unit({ user: userInfo().username }),
-    unitDir: dir,
-    dryRun: false,
-    print,
-    isRoot: true,
-  });
-  assert.equal(existing.userAdd, null);
-
-  printed.length = 0;
-  const dry = installUnit({ unit: unit(), unitDir: join(dir, 'never'), dryRun: true, print, isRoot: true });
-  assert.equal(dry.written, false);
-  assert.equal(existsSync(join(dir, 'never')), false);
-  assert.ok(printed.join('').includes(renderUnit(unit())), 'the dry run prints the unit');
-
-  printed.length = 0;
-  assert.deepEqual(
-    uninstallUnit({
-      name: 'outpost-agent',
-      unitDir: dir,
-      dryRun: false,
-      print,
-      isRoot: true,
-      systemdRunning: false,
-    }),
-    {
-      path: result.path,
-      removed: true,
-    },
-  );
-  assert.equal(existsSync(result.path), false);
-  assert.match(printed.join(''), /systemctl disable --now outpost-agent; systemctl daemon-reload/);
-  assert.equal(uninstallUnit({ name: 'outpost-agent', unitDir: dir, dryRun: false, print }).removed, false);
-});
-
-test('service: install refuses a unit dir it cannot write with the fix in the message', (t) => {
-  const dir = tempDir(t);
-  assert.throws(
-    () =>
-      installUnit({
-        unit: unit({ user: userInfo().username }),
-        unitDir: join(dir, 'a', 'b'),
-        dryRun: false,
-        print: () => {},
-      }),
-    (err: Error & { code?: string }) => {
-      assert.equal(err.code, 'E_SERVICE_WRITE');
-      assert.match(err.message, /outpost-agent\.service: the directory does not exist/);
-      return true;
-    },
-  );
-});
 
 test('service: agentctl service install --dry-run takes limits from the config, flags win', (t) => {
   const dir = tempDir(t);
@@ -271,5 +61,43 @@ test('service: agentctl service install --dry-run takes limits from the config, 
 
   const bad = run('service', 'install', '--dry-run', '--cpu-quota', 'half');
   assert.equal(bad.status, 1);
-  assert.match(bad.stderr, /--cpu-quota: expected a share of one CPU like 20%, or "none", got "half"/);
+  assert.equal(
+    bad.stderr,
+    'agentctl: --cpu-quota: expected a share of one CPU like 20%, or "none", got "half"\n',
+  );
+});
+
+test('service: agentctl service install and uninstall print the steps, and the fix when the dir is missing', (t) => {
+  const dir = tempDir(t);
+  const run = (...args: string[]) => spawnSync(process.execPath, [AGENTCTL, ...args], { encoding: 'utf8' });
+  const user = ['--user', userInfo().username];
+
+  const missing = run('service', 'install', ...user, '--unit-dir', join(dir, 'a', 'b'));
+  assert.equal(missing.status, 1);
+  assert.equal(
+    missing.stderr,
+    `agentctl: cannot write ${join(dir, 'a', 'b', 'outpost-agent.service')}: the directory does not exist (is this a systemd host? see --unit-dir)\n`,
+  );
+
+  const installed = run('service', 'install', ...user, '--unit-dir', dir);
+  assert.equal(installed.status, 0, installed.stderr);
+  const file = join(dir, 'outpost-agent.service');
+  assert.match(readFileSync(file, 'utf8'), new RegExp(`^User=${userInfo().username}$`, 'm'));
+  assert.equal(
+    installed.stdout,
+    `wrote ${file}\nnext:\n  systemctl daemon-reload && systemctl enable --now outpost-agent\n  journalctl -u outpost-agent -f\n`,
+  );
+
+  const removed = run('service', 'uninstall', '--unit-dir', dir);
+  assert.equal(removed.status, 0, removed.stderr);
+  assert.equal(existsSync(file), false);
+  assert.equal(
+    removed.stdout,
+    [
+      `removed ${file}`,
+      'if the service ran, stop it and forget it: systemctl disable --now outpost-agent; systemctl daemon-reload',
+      'the service user and its state directory are kept; remove them by hand if wanted',
+      '',
+    ].join('\n'),
+  );
 });

@@ -1,5 +1,5 @@
-import { type Logger, pino } from 'pino';
-import pinoPretty from 'pino-pretty';
+import { hostname } from 'node:os';
+import { createLogger, type Logger } from '@outpost/service/log';
 import type { LogFormat, LogLevel } from '../config/index.ts';
 
 export interface CollectorLoggerOptions {
@@ -13,17 +13,10 @@ export interface CollectorLoggerOptions {
 }
 
 export function createCollectorLogger(options: CollectorLoggerOptions): Logger {
-  const isTTY = options.isTTY ?? process.stdout.isTTY === true;
-  const pretty = options.format === 'pretty' || (options.format === 'auto' && isTTY);
-  const settings = { name: 'outpost-collector', level: options.level };
-  if (!pretty) return options.destination ? pino(settings, options.destination) : pino(settings);
-  // In-process and synchronous, as the agent does: no worker thread, no line lost at exit.
-  const stream = pinoPretty({
-    sync: true,
-    colorize: isTTY && options.destination === undefined,
-    ignore: 'pid,hostname',
-    translateTime: 'SYS:HH:MM:ss.l',
-    ...(options.destination ? { destination: options.destination } : {}),
+  // pino's default fields, which the collector's lines have always carried (the agent drops the host).
+  return createLogger({
+    ...options,
+    name: 'outpost-collector',
+    base: { pid: process.pid, hostname: hostname() },
   });
-  return pino(settings, stream);
 }

@@ -1,10 +1,16 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import {
+  badServiceFlag,
+  DEFAULT_UNIT_DIR,
+  installUnit,
+  isServiceError,
+  parseCpuQuota,
+  parseMemoryMax,
+  siblingBin,
+  uninstallUnit,
+} from '@outpost/service/systemd';
 import type { Command } from 'commander';
-import { isOutpostError } from '../errors.ts';
-import { badServiceFlag } from './errors.ts';
-import { DEFAULT_UNIT_DIR, installUnit, siblingBin, uninstallUnit } from './install.ts';
-import { parseCpuQuota, parseMemoryMax } from './unit.ts';
 
 const UNIT_NAME = 'outpost-collector';
 const DEFAULT_CONFIG = '/etc/outpost/collector.yaml';
@@ -32,7 +38,7 @@ export function registerServiceCommands(program: Command, done: (exitCode: numbe
       action();
       done(0);
     } catch (err) {
-      if (!isOutpostError(err)) throw err;
+      if (!isServiceError(err)) throw err;
       process.stderr.write(`outpost-collector: ${err.message}\n`);
       done(1);
     }

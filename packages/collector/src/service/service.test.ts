@@ -5,7 +5,6 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { renderUnit } from './index.ts';
 
 const CLI = fileURLToPath(new URL('../cli/outpost-collector.ts', import.meta.url));
 
@@ -16,35 +15,6 @@ function tempDir(t: { after(fn: () => void): void }): string {
 }
 
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
-
-test('collector service: the unit serves with an explicit data dir, and has no SIGHUP reload', () => {
-  const text = renderUnit({
-    name: 'outpost-collector',
-    description: 'Outpost collector',
-    reloadOnSighup: false,
-    execStart: [
-      '/usr/bin/node',
-      '/opt/outpost-collector.js',
-      'serve',
-      '--data-dir',
-      '/var/lib/outpost-collector',
-    ],
-    user: 'outpost',
-    stateDirectory: 'outpost-collector',
-    configurationDirectory: 'outpost',
-    memoryMax: 2 ** 30,
-    cpuQuota: null,
-    timeoutStopSec: 30,
-  });
-  assert.match(
-    text,
-    /^ExecStart=\/usr\/bin\/node \/opt\/outpost-collector\.js serve --data-dir \/var\/lib\/outpost-collector$/m,
-  );
-  assert.doesNotMatch(text, /ExecReload/, 'the collector stops on SIGHUP: no reload directive');
-  assert.match(text, /^ReadWritePaths=\/var\/lib\/outpost-collector$/m);
-  assert.match(text, /^MemoryMax=1G$/m);
-  assert.doesNotMatch(text, /CPUQuota/);
-});
 
 test('collector service: install --dry-run prints a unit systemd-analyze accepts; install and uninstall', (t) => {
   const dir = tempDir(t);

@@ -223,3 +223,47 @@ test('fleet store: an upgrade is settled by the restarted process only, and fail
   assert.deepEqual(await verify('run-2'), ['failed']);
   assert.match(String((await store.fleet.getCommand('cmd_u'))?.result?.message), /0\.1\.0, not 9\.9\.9/);
 });
+
+test('fleet store: a plugin package is removed only while no assignment names that version', async (t) => {
+  const file = dbFile();
+  const store = await open(t, file);
+  const pkg = (version: string) => ({
+    name: 'disk-check',
+    version,
+    sha256: version.replace(/\./g, '').padEnd(64, '0'),
+    packageSha256: 'ef'.repeat(32),
+    manifest: { name: 'disk-check', version },
+    size: 3,
+    uploadedAt: 1_000,
+  });
+  assert.equal(await store.fleet.putPluginPackage(pkg('1.0.0'), Buffer.from('one')), 'stored');
+  assert.equal(await store.fleet.putPluginPackage(pkg('1.1.0'), Buffer.from('two')), 'stored');
+  const assign = (target: string, version: string | null) =>
+    store.fleet.assignPlugin({
+      target,
+      name: 'disk-check',
+      version,
+      config: null,
+      enabled: null,
+      updatedAt: 2,
+    });
+  await assign('labels:role=web', '1.0.0');
+  await assign('agent:agt_a', '1.0.0');
+  await assign('labels:', null);
+
+  assert.deepEqual(await store.fleet.removePluginPackage('disk-check', '1.0.0'), {
+    outcome: 'assigned',
+    targets: ['agent:agt_a', 'labels:role=web'],
+  });
+  assert.deepEqual(await store.fleet.removePluginPackage('disk-check', '1.1.0'), { outcome: 'removed' });
+  assert.deepEqual(await store.fleet.removePluginPackage('disk-check', '1.1.0'), { outcome: 'missing' });
+  assert.equal(await store.fleet.readPluginPackage('disk-check', '1.1.0'), undefined);
+  assert.ok(await store.fleet.readPluginPackage('disk-check', '1.0.0'), 'the refused removal kept it');
+
+  await store.fleet.removePluginAssignment('labels:role=web', 'disk-check');
+  await assign('agent:agt_a', null);
+  assert.deepEqual(await store.fleet.removePluginPackage('disk-check', '1.0.0'), { outcome: 'removed' });
+  await store.close();
+  const reopened = await open(t, file);
+  assert.deepEqual(await reopened.fleet.listPluginPackages('disk-check'), []);
+});

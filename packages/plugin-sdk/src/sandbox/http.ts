@@ -1,5 +1,5 @@
 import tls, { type TLSSocket } from 'node:tls';
-import { Agent, buildConnector, request } from 'undici';
+import { Agent, buildConnector, type Connector } from './undici.ts';
 import type { HttpResponse, TlsInfo } from '../plugin.ts';
 import { hostCallFailed, permissionDenied } from './errors.ts';
 
@@ -86,7 +86,7 @@ export class PluginHttpClient {
   readonly #grant: HttpGrant;
   // TLS sessions are not resumed: a resumed session carries no peer certificate, and plugins such
   // as http-check report the certificate's expiry on every probe.
-  readonly #connector: buildConnector.connector;
+  readonly #connector: Connector;
 
   constructor(grant: HttpGrant) {
     this.#grant = grant;
@@ -123,11 +123,12 @@ export class PluginHttpClient {
           }),
       });
       try {
-        const res = await request(url, {
+        const res = await agent.request({
+          origin: url.origin,
+          path: `${url.pathname}${url.search}`,
           method: method as 'GET',
           headers: req.headers,
           body,
-          dispatcher: agent,
           signal: deadline,
         });
         const location = res.headers.location;

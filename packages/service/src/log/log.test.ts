@@ -56,3 +56,24 @@ test('log: pretty lines on a terminal, or when asked for; json when asked for on
   );
   assert.equal(JSON.parse(json.text()).msg, 'hi');
 });
+
+test('log: lines carry the pid and no host name unless the daemon gives its own fields', () => {
+  const plain = capture();
+  createLogger({ level: 'info', name: 'a', destination: plain.stream, isTTY: false }).info('hi');
+  const line = JSON.parse(plain.text());
+  assert.equal(line.pid, process.pid);
+  assert.equal('hostname' in line, false);
+
+  const based = capture();
+  createLogger({
+    level: 'info',
+    name: 'a',
+    base: { pid: 1, hostname: 'collector-1' },
+    destination: based.stream,
+    isTTY: false,
+  }).info('hi');
+  assert.deepEqual((({ pid, hostname }) => ({ pid, hostname }))(JSON.parse(based.text())), {
+    pid: 1,
+    hostname: 'collector-1',
+  });
+});

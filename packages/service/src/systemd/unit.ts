@@ -1,5 +1,3 @@
-import { parseSize } from '../config/index.ts';
-
 export interface UnitOptions {
   /** Unit name without .service, e.g. outpost-agent. */
   name: string;
@@ -97,16 +95,26 @@ function systemdBytes(bytes: number): string {
   return String(bytes);
 }
 
+// systemd's own "256M" (K, M, G, T as powers of 1024), the configs' "256MiB" or "256Mi" (binary)
+// and "1GB" (decimal), or bytes with an optional B.
+const MEMORY_RE = /^(\d+(?:\.\d+)?)\s*(?:([KMGT])(?:i|iB)?|([KMGT])B|B)?$/i;
+
 /**
- * A size for MemoryMax= as people write it: systemd's own "256M" (K/M/G/T as powers of 1024),
- * the config's "256MiB"/"1GB", plain bytes, or "none" for no limit (null). undefined: unreadable.
+ * A size for MemoryMax= as people write it (see MEMORY_RE), or "none" for no limit (null).
+ * undefined: unreadable.
  */
 export function parseMemoryMax(text: string): number | null | undefined {
   const trimmed = text.trim();
   if (/^(none|infinity)$/i.test(trimmed)) return null;
-  const systemd = /^(\d+)([KMGT])$/i.exec(trimmed);
-  if (systemd) return Number(systemd[1]) * 1024 ** ('KMGT'.indexOf((systemd[2] as string).toUpperCase()) + 1);
-  return parseSize(trimmed);
+  const match = MEMORY_RE.exec(trimmed);
+  if (match === null) return undefined;
+  const amount = match[1] as string;
+  const binary = match[2];
+  const unit = binary ?? match[3];
+  const power = unit === undefined ? 0 : 'KMGT'.indexOf(unit.toUpperCase()) + 1;
+  if (power === 0 && amount.includes('.')) return undefined;
+  const bytes = Math.floor(Number(amount) * (binary ? 1024 : 1000) ** power);
+  return Number.isSafeInteger(bytes) ? bytes : undefined;
 }
 
 /** "20%" (of one CPU) → 20, "none" → null; undefined: unreadable. */
