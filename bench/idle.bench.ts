@@ -112,7 +112,7 @@ interface Watched {
 }
 
 // The agent as npm installs it: the tsup bundle, not the sources under type stripping.
-for (const pkg of ['plugin-sdk', 'agent-core']) {
+for (const pkg of ['plugin-sdk', 'service', 'agent-core']) {
   execFileSync('pnpm', ['exec', 'tsup', '--silent'], {
     cwd: join(repoRoot, 'packages', pkg),
     stdio: 'inherit',

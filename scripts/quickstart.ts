@@ -127,6 +127,9 @@ Outpost is running: a collector and an agent on this machine.
   collector   ${url}   data ${show(collectorDir)}   log ${show(join(logs, 'collector.log'))}
   agent       config ${show(agentConfig)}   state ${show(join(dir, 'agent'))}   log ${show(join(logs, 'agent.log'))}
 
+Open the status page (sign in with the admin token in ${show(adminTokenFile)}):
+  ${url}/
+
 Look at the incoming data:
   curl -s -H "Authorization: Bearer ${tokenRef}" '${url}/api/v1/agents'
   curl -s -H "Authorization: Bearer ${tokenRef}" '${url}/api/v1/metrics?name=system.cpu.utilization&limit=5'

@@ -66,9 +66,12 @@ heartbeat:
 plugins:
   enabled: ${plugins}
 ${extra}`;
-  const launch = (name: string, yaml: string, token: string): Promise<RunningAgent> => {
+  // Each process is stopped however the test ends: one left running keeps the test file from exiting.
+  const launch = async (name: string, yaml: string, token: string): Promise<RunningAgent> => {
     mkdirSync(join(dir.path, name), { recursive: true });
-    return startAgent(join(dir.path, name), yaml, { OUTPOST_ENROLLMENT_TOKEN: token });
+    const agent = await startAgent(join(dir.path, name), yaml, { OUTPOST_ENROLLMENT_TOKEN: token });
+    t.after(() => agent.proc.stop('SIGKILL'));
+    return agent;
   };
 
   const agents: Partial<Record<'a' | 'b' | 'c', RunningAgent>> = {};
@@ -105,7 +108,6 @@ ${extra}`;
     agents.b = await launch('web-b', yamlFor('web-b', { role: 'web' }), collector.enrollmentToken);
     agents.c = await launch('db-c', yamlFor('db-c', { role: 'db' }), collector.enrollmentToken);
     for (const key of ['a', 'b', 'c'] as const) {
-      t.after(() => agents[key]?.proc.stop('SIGKILL'));
       ids[key] = await waitFor(`agent ${key} registered`, () => {
         try {
           return JSON.parse(readFileSync(join(agents[key]!.stateDir, 'identity.json'), 'utf8'))

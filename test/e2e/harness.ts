@@ -171,7 +171,11 @@ export async function startAgent(
   const configPath = join(dir, 'agent.yaml');
   writeFileSync(configPath, yaml);
   const proc = new Proc('agent', [bin, '--config', configPath], env);
-  const line = await proc.logLine('agent started');
+  // An agent that never says it started is not the caller's to stop: it has no handle on it yet.
+  const line = await proc.logLine('agent started').catch(async (err: unknown) => {
+    await proc.stop('SIGKILL');
+    throw err;
+  });
   return { proc, configPath, socket: String(line.socket), stateDir: String(line.stateDir) };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -454,7 +454,11 @@ async function packagePlugin(
   writeFileSync(path.join(dir, 'package', 'dist', 'index.js'), code);
   const file = path.join(dir, 'p.tgz');
   await tar.c({ gzip: true, file, cwd: dir }, ['package']);
-  return readFileSync(file);
+  try {
+    return readFileSync(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 const manifest = (version: string, extra: Record<string, unknown> = {}) => ({

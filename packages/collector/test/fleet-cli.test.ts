@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -34,6 +34,7 @@ test('admin cli: tokens, agents, configs and commands against a running collecto
   assert.equal(labelled.stdout, `agent ${agent.agentId} labels: env=test,role=web\n`);
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-fleet-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = path.join(dir, 'web.yaml');
   writeFileSync(file, 'log:\n  level: debug\n');
   const pushed = await cli(['config', 'push', file, '--labels', 'role=web', '--comment', 'more logs'], env);
@@ -109,6 +110,7 @@ test('admin cli: plugin upload, list, assign, versions and assignments', async (
   t.after(() => s.close());
   const env = { OUTPOST_COLLECTOR_URL: s.collector.url, OUTPOST_ADMIN_TOKEN: s.collector.tokens.adminToken };
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-fleet-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(path.join(dir, 'package', 'dist'), { recursive: true });
   const manifest = {
     name: 'disk-check',

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { isOutpostError } from '../errors.ts';
 import { Agent } from '../lifecycle/index.ts';
-import { LOG_FORMATS, type LogFormat } from '../log/index.ts';
+import { type LogFormat, logFormatOption, logLevelOption } from '../log/index.ts';
 import { AGENT_VERSION } from '../version.ts';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -17,13 +17,8 @@ const program = new Command('outpost-agent')
     '-c, --config <file>',
     'config file (default: /etc/outpost/agent.yaml if it exists, else built-in defaults)',
   )
-  .addOption(new Option('--log-level <level>', 'overrides log.level from the config').choices(LOG_LEVELS))
-  .addOption(
-    new Option(
-      '--log-format <format>',
-      'overrides log.format from the config (default auto: pretty on a terminal, JSON otherwise)',
-    ).choices(LOG_FORMATS),
-  )
+  .addOption(logLevelOption(LOG_LEVELS))
+  .addOption(logFormatOption())
   .action(async (opts: Flags) => {
     let agent: Agent;
     try {

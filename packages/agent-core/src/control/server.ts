@@ -1,11 +1,15 @@
 import { chmodSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { isOutpostError } from '../errors.ts';
 import { agentAlreadyRunning, badRequest, bodyTooLarge } from './errors.ts';
 import { type ControlStream, StreamReply, TextReply } from './reply.ts';
+
+// process.getBuiltinModule rather than import: the ESM view of node:http reads every export, and
+// its lazy WebSocket and MessageEvent load Node's bundled undici, about 10 MB of RSS for nothing.
+const { createServer } = process.getBuiltinModule('node:http');
 
 export interface ControlRequest {
   method: 'GET' | 'POST';

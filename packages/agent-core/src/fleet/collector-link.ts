@@ -1,9 +1,9 @@
 import { renameSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import { Pool } from '../undici/index.ts';
 import { z } from 'zod';
 import { isOutpostError } from '../errors.ts';
+import { Pool } from '../undici/index.ts';
 import { collectorUnreachable, noEnrollmentToken, notRegistered, registrationRefused } from './errors.ts';
 import { type AgentIdentity, identityPath, loadIdentity, saveIdentity } from './identity.ts';
 

@@ -4,4 +4,6 @@ export {
   LOG_FORMATS,
   type LogFormat,
   type Logger,
+  logFormatOption,
+  logLevelOption,
 } from '@outpost/service/log';

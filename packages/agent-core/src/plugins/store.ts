@@ -8,7 +8,6 @@ import {
   readPluginPackage,
   validatePluginConfig,
 } from '@outpost/plugin-sdk/manifest';
-import * as tar from 'tar';
 import type { OutpostError } from '../errors.ts';
 import { installSourceInvalid, pluginNotInstalled, registryUnreadable, sha256Mismatch } from './errors.ts';
 import { writeFileAtomic } from './state.ts';
@@ -143,6 +142,8 @@ export class PluginStore {
         await fs.mkdir(extracted, { recursive: true });
         try {
           // Only plain files and folders: links in an archive could point the entry outside it.
+          // Loaded here: only an install from a .tgz needs tar, not the daemon that runs plugins.
+          const tar = await import('tar');
           await tar.x({ file: source, cwd: extracted, strict: true, filter: (_p, e) => isPlain(e) });
         } catch (err) {
           throw installSourceInvalid(source, `not a readable .tgz (${(err as Error).message})`);

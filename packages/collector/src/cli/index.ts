@@ -1,11 +1,11 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { createCollector } from '../collector.ts';
-import { type CollectorConfig, LOG_FORMATS, LOG_LEVELS, loadCollectorConfig } from '../config/index.ts';
+import { type CollectorConfig, LOG_LEVELS, loadCollectorConfig } from '../config/index.ts';
 import { isOutpostError } from '../errors.ts';
 import { registerServiceCommands } from '../service/index.ts';
 import { registerFleetCommands } from './commands/index.ts';
-import { createCollectorLogger } from './logger.ts';
+import { createCollectorLogger, logFormatOption, logLevelOption } from './logger.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -37,13 +37,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     .option('--config <file>', 'YAML config file')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1:7410)')
     .option('--data-dir <dir>', 'where the database and token files live')
-    .addOption(new Option('--log-level <level>', 'overrides log.level from the config').choices(LOG_LEVELS))
-    .addOption(
-      new Option(
-        '--log-format <format>',
-        'overrides log.format from the config (default auto: pretty on a terminal, JSON otherwise)',
-      ).choices(LOG_FORMATS),
-    )
+    .addOption(logLevelOption(LOG_LEVELS))
+    .addOption(logFormatOption())
     .action(async (flags: ServeFlags) => {
       exitCode = await serve(flags);
     });

@@ -2,6 +2,8 @@ import { hostname } from 'node:os';
 import { createLogger, type Logger } from '@outpost/service/log';
 import type { LogFormat, LogLevel } from '../config/index.ts';
 
+export { logFormatOption, logLevelOption } from '@outpost/service/log';
+
 export interface CollectorLoggerOptions {
   level: LogLevel;
   /** auto: pretty when stdout is a terminal, JSON lines otherwise (journald, log shippers). */

@@ -1,11 +1,17 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { type NewAgent, openSqliteStore, type Store } from './index.ts';
 
-const dbFile = () => path.join(mkdtempSync(path.join(os.tmpdir(), 'outpost-fleet-store-')), 'collector.db');
+type WithAfter = { after: (fn: () => unknown) => void };
+
+function dbFile(t: WithAfter): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-fleet-store-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return path.join(dir, 'collector.db');
+}
 
 const agent = (id: string, hostname = `${id}-host`): NewAgent => ({
   id,
@@ -16,7 +22,7 @@ const agent = (id: string, hostname = `${id}-host`): NewAgent => ({
   registeredAt: 1_000,
 });
 
-async function open(t: { after: (fn: () => Promise<void>) => void }, file = dbFile()): Promise<Store> {
+async function open(t: WithAfter, file = dbFile(t)): Promise<Store> {
   const store = await openSqliteStore({ file });
   // Closed in after(): an open better-sqlite3 handle at exit aborts Node and hides the failure.
   t.after(() => store.close());
@@ -141,7 +147,7 @@ test('fleet store: config versions grow per target; the newest of each is curren
 });
 
 test('fleet store: commands are delivered until finished, expire, and only their agent finishes them', async (t) => {
-  const file = dbFile();
+  const file = dbFile(t);
   const store = await open(t, file);
   await store.registerAgent(agent('agt_a'));
   await store.registerAgent(agent('agt_b'));
@@ -225,7 +231,7 @@ test('fleet store: an upgrade is settled by the restarted process only, and fail
 });
 
 test('fleet store: a plugin package is removed only while no assignment names that version', async (t) => {
-  const file = dbFile();
+  const file = dbFile(t);
   const store = await open(t, file);
   const pkg = (version: string) => ({
     name: 'disk-check',

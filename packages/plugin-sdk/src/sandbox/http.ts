@@ -1,7 +1,7 @@
 import tls, { type TLSSocket } from 'node:tls';
-import { Agent, buildConnector, type Connector } from './undici.ts';
 import type { HttpResponse, TlsInfo } from '../plugin.ts';
 import { hostCallFailed, permissionDenied } from './errors.ts';
+import { Agent, buildConnector, type Connector } from './undici.ts';
 
 const MAX_REDIRECTS = 5;
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);

@@ -1,10 +1,15 @@
+import { createRequire } from 'node:module';
 import { type LevelWithSilent, type Logger, pino } from 'pino';
-import pinoPretty from 'pino-pretty';
+import type { LogFormat } from './formats.ts';
+
+// pino-pretty and its colour and date libraries load only when a person reads the logs: a service
+// writing JSON to journald never needs them.
+const require = createRequire(import.meta.url);
+const loadPinoPretty = (): typeof import('pino-pretty') => require('pino-pretty');
 
 export type { Logger } from 'pino';
-
-export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
-export type LogFormat = (typeof LOG_FORMATS)[number];
+export { logFormatOption, logLevelOption } from './flags.ts';
+export { LOG_FORMATS, type LogFormat } from './formats.ts';
 
 export interface CreateLoggerOptions {
   level: LevelWithSilent;
@@ -33,7 +38,7 @@ export function createLogger(options: CreateLoggerOptions): Logger {
   }
   // In-process and synchronous rather than pino's worker-thread transport: no extra thread in a
   // daemon that watches its own footprint, and no line lost when the process exits right after.
-  const stream = pinoPretty({
+  const stream = loadPinoPretty()({
     sync: true,
     colorize: isTTY && options.destination === undefined,
     ignore: 'pid,hostname',

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { test } from 'node:test';
-import { createLogger } from './index.ts';
+import { Command } from 'commander';
+import { createLogger, logFormatOption, logLevelOption } from './index.ts';
 
 function capture(): { stream: PassThrough; text: () => string } {
   const stream = new PassThrough();
@@ -75,5 +76,27 @@ test('log: lines carry the pid and no host name unless the daemon gives its own 
   assert.deepEqual((({ pid, hostname }) => ({ pid, hostname }))(JSON.parse(based.text())), {
     pid: 1,
     hostname: 'collector-1',
+  });
+});
+
+test('log: --log-level takes the levels of the daemon, --log-format the three formats; others are usage errors', () => {
+  const program = () =>
+    new Command('daemon')
+      .exitOverride()
+      .configureOutput({ writeErr: () => {} })
+      .addOption(logLevelOption(['info', 'warn']))
+      .addOption(logFormatOption());
+  assert.deepEqual(
+    program().parse(['--log-level', 'warn', '--log-format', 'json'], { from: 'user' }).opts(),
+    {
+      logLevel: 'warn',
+      logFormat: 'json',
+    },
+  );
+  assert.throws(() => program().parse(['--log-level', 'debug'], { from: 'user' }), {
+    code: 'commander.invalidArgument',
+  });
+  assert.throws(() => program().parse(['--log-format', 'fancy'], { from: 'user' }), {
+    code: 'commander.invalidArgument',
   });
 });

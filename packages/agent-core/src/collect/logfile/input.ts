@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { AttrValue, OutpostRecord } from '@outpost/plugin-sdk';
-import { type FSWatcher, watch } from 'chokidar';
+import type { FSWatcher } from 'chokidar';
 import picomatch from 'picomatch';
 import type { Logger } from 'pino';
 import { inputClosed } from '../errors.ts';
@@ -294,7 +294,7 @@ export class LogFileInput implements Input {
       } else cursors.set(id, cursor);
     }
     // Watch before the first scan, so a file created in between is not missed.
-    this.#watch();
+    await this.#watch();
     for (const [filePath, st] of await this.#glob()) {
       await this.#track(filePath, st, { cursors, firstStart });
     }
@@ -341,7 +341,10 @@ export class LogFileInput implements Input {
   }
 
   /** Chokidar has no globs since v4: watch each glob's static base dir and filter on the full path. */
-  #watch(): void {
+  async #watch(): Promise<void> {
+    // Loaded here: an agent without log inputs never needs chokidar.
+    const { watch } = await import('chokidar');
+    if (this.#closed) return;
     for (const pattern of this.#paths) {
       const { base, glob: rest, isGlob } = picomatch.scan(pattern);
       const depth = !isGlob ? 0 : rest.includes('**') ? undefined : rest.split('/').length - 1;
