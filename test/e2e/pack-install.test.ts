@@ -35,9 +35,13 @@ function newestMtime(dir: string): number {
 }
 
 test('pack-install: the packed tarballs install globally with npm', { timeout: 360_000 }, async () => {
+  // agent-core and collector bundle @outpost/service into their dist: its sources count for both.
+  const bundledSources = newestMtime(join(repoRoot, 'packages/service/src'));
   const stale = PACKAGES.some((name) => {
     const dist = join(repoRoot, 'packages', name, 'dist');
-    return !existsSync(dist) || newestMtime(join(repoRoot, 'packages', name, 'src')) > newestMtime(dist);
+    if (!existsSync(dist)) return true;
+    const sources = Math.max(newestMtime(join(repoRoot, 'packages', name, 'src')), bundledSources);
+    return sources > newestMtime(dist);
   });
   if (stale) await run('pnpm', ['-r', 'build'], { cwd: repoRoot, env: process.env });
 

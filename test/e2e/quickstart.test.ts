@@ -16,7 +16,10 @@ test("the README's quick start runs a collector and an agent and shows data arri
   const exit = await quickstart.exited;
   const out = quickstart.lines.join('\n');
   assert.equal(exit.code, 0, out);
-  assert.match(out, /Open the status page \(sign in with the admin token in .*admin-token\):\n {2}http:\/\/127\.0\.0\.1:\d+\/\n/);
+  assert.match(
+    out,
+    /Open the status page \(sign in with the admin token in .*admin-token\):\n {2}http:\/\/127\.0\.0\.1:\d+\/\n/,
+  );
   assert.match(out, /Look at the incoming data:/);
   assert.match(
     out,
