@@ -164,16 +164,21 @@ export async function runCrashCycles(options: {
     await producer;
     proxy.mix = {};
 
+    // The backlog left by the last cycles drains at the sender's pace; a timeout says how far it got.
+    let last: unknown;
     const status = await waitFor(
       'the agent to deliver everything it holds',
       async () => {
         const s = await client.get<{
           stats: { depth: number; dropped: Record<string, number>; deadLetter: number };
         }>('/v1/queue');
+        last = { queue: s.stats, sender: (await client.get<{ sender: unknown }>('/v1/status')).sender };
         return s.stats.depth === 0 ? s : undefined;
       },
       { timeoutMs: 120_000, intervalMs: 250 },
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen: ${JSON.stringify(last)}`);
+    });
     const agentStatus = await client.get<{ collector: { agentId: string } }>('/v1/status');
     const stored = await allRecords(collector, agentStatus.collector.agentId);
 

@@ -1,7 +1,10 @@
 // The plugin-host child process: one PluginSandbox per loaded plugin, driven over IPC by PluginHost.
 // V8 can abort the whole process on an isolate's out-of-memory; that is why this runs apart from
 // the daemon.
-import { readPluginPackage } from '@outpost/plugin-sdk/manifest';
+// Nothing here may import the manifest parser or the config validator (zod, ajv, semver): the daemon
+// sends both already checked (undici.test.ts fails when one of them loads here).
+import { createHash } from 'node:crypto';
+import fs from 'node:fs/promises';
 import { PluginSandbox } from '@outpost/plugin-sdk/sandbox';
 import type { HostMessage, HostRequest, LoadSpec, SandboxReport, WireError } from './protocol.ts';
 import { FileStateStore } from './state.ts';
@@ -37,19 +40,27 @@ async function unload(name: string): Promise<void> {
 
 async function load(spec: LoadSpec): Promise<void> {
   await unload(spec.name);
-  const pkg = await readPluginPackage(spec.dir);
-  if (pkg.codeSha256 !== spec.sha256) {
+  // The bytes that run are the bytes hashed here, whatever happened to the file since the daemon read it.
+  const bytes = await fs.readFile(spec.entryPath).catch((err: NodeJS.ErrnoException) => {
+    throw Object.assign(
+      new Error(`plugin "${spec.name}": cannot read ${spec.entryPath} (${err.code ?? err.message})`),
+      { code: 'E_PLUGIN_LOAD' },
+    );
+  });
+  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  if (sha256 !== spec.sha256) {
     throw Object.assign(
       new Error(
-        `plugin "${spec.name}": ${pkg.entryPath} changed since it was installed (sha256 ${pkg.codeSha256}, expected ${spec.sha256})`,
+        `plugin "${spec.name}": ${spec.entryPath} changed since it was installed (sha256 ${sha256}, expected ${spec.sha256})`,
       ),
       { code: 'E_PLUGIN_SHA256' },
     );
   }
   const sandbox = await PluginSandbox.load({
-    manifest: pkg.manifest,
-    code: pkg.code,
+    manifest: spec.manifest,
+    code: bytes.toString('utf8'),
     config: spec.config,
+    configValidated: true,
     limits: spec.limits,
     state: new FileStateStore({ file: spec.stateFile, plugin: spec.name, maxBytes: spec.maxStateBytes }),
     onLog: (entry) => send({ type: 'log', entry }),

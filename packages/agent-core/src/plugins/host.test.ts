@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
-import { sha256Hex } from '@outpost/plugin-sdk/manifest';
+import { parseManifest, sha256Hex } from '@outpost/plugin-sdk/manifest';
 import { pino } from 'pino';
 import { type LoadSpec, PluginHost } from './index.ts';
 
@@ -20,20 +20,21 @@ const CODE = `export default {
 function spec(t: { after: (fn: () => void) => void }): LoadSpec {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-host-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.writeFileSync(
-    path.join(dir, 'outpost-plugin.json'),
-    JSON.stringify({
+  const manifest = parseManifest(
+    {
       name: 'echo',
       version: '1.0.0',
       apiVersion: 1,
       entry: 'index.js',
       capabilities: ['process'],
-    }),
+    },
+    'echo manifest',
   );
   fs.writeFileSync(path.join(dir, 'index.js'), CODE);
   return {
     name: 'echo',
-    dir,
+    manifest,
+    entryPath: path.join(dir, 'index.js'),
     sha256: sha256Hex(CODE),
     config: {},
     stateFile: path.join(dir, 'state.json'),

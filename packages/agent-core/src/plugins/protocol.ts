@@ -1,12 +1,19 @@
+import type { PluginManifest } from '@outpost/plugin-sdk/manifest';
 import type { PluginLogEntry, PluginStats, SandboxLimits } from '@outpost/plugin-sdk/sandbox';
 
-/** What the host needs to load one installed plugin. */
+/**
+ * What the host needs to load one installed plugin. The daemon parses and checks the manifest and
+ * validates the config, so the plugin host never loads zod, ajv or semver (about 20 MB of RSS).
+ */
 export interface LoadSpec {
   name: string;
-  /** Installed plugin directory (manifest + entry). */
-  dir: string;
-  /** The entry must still have this sha256 when it is loaded. */
+  /** As readPluginPackage parsed it from the installed plugin. */
+  manifest: PluginManifest;
+  /** Real path of the installed bundle, inside the plugin's directory. */
+  entryPath: string;
+  /** The bundle must still have this sha256 when the host reads it. */
   sha256: string;
+  /** Validated against manifest.configSchema (validatePluginConfig), defaults applied. */
   config: Record<string, unknown>;
   stateFile: string;
   maxStateBytes?: number;

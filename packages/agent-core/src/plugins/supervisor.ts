@@ -1,5 +1,5 @@
 import type { AlertRecord, OutpostRecord } from '@outpost/plugin-sdk';
-import type { PluginManifest } from '@outpost/plugin-sdk/manifest';
+import { type PluginManifest, validatePluginConfig } from '@outpost/plugin-sdk/manifest';
 import type { PluginLogEntry, PluginLogLevel, SandboxLimits } from '@outpost/plugin-sdk/sandbox';
 import type { Logger } from 'pino';
 import type { Emit } from '../collect/input.ts';
@@ -384,11 +384,14 @@ export class PluginSupervisor {
       const { plugin, pkg } = await this.#store.read(runtime.name);
       runtime.version = plugin.version;
       runtime.manifest = pkg.manifest;
+      // Validated here, before the plugin runs: E_PLUGIN_CONFIG names the plugin and each bad field.
+      const config = validatePluginConfig(pkg.manifest, plugin.config);
       await this.#host.load({
         name: plugin.name,
-        dir: plugin.dir,
+        manifest: pkg.manifest,
+        entryPath: pkg.entryPath,
         sha256: plugin.sha256,
-        config: plugin.config,
+        config,
         stateFile: plugin.stateFile,
         maxStateBytes: this.#options.maxStateBytes,
         limits: { ...this.#options.limits, ...this.#options.settingsFor?.(plugin.name).limits },

@@ -1,6 +1,6 @@
 import ivm from 'isolated-vm';
 import { isOutpostError, type OutpostError } from '../errors.ts';
-import { type PluginManifest, type PluginPermissions, validatePluginConfig } from '../manifest/index.ts';
+import type { PluginManifest, PluginPermissions } from '../manifest/index.ts';
 import type { AlertRecord, Capability, JsonValue } from '../plugin.ts';
 import type { AttrValue, OutpostRecord } from '../record.ts';
 import { outputInvalid } from '../records/errors.ts';
@@ -53,6 +53,12 @@ export interface PluginSandboxOptions {
   code: string;
   /** The plugin's config; validated against manifest.configSchema (E_PLUGIN_CONFIG), defaults applied. */
   config?: unknown;
+  /**
+   * `config` is already the result of validatePluginConfig for this manifest (the agent's daemon
+   * validates before it loads), so the sandbox does not load the validator: ajv costs the plugin
+   * host several MB of RSS.
+   */
+  configValidated?: boolean;
   /** Replaces the manifest's permissions (the test harness points plugins at local servers with it). */
   permissions?: PluginPermissions;
   /** Default: a MemoryStateStore. */
@@ -160,10 +166,10 @@ export class PluginSandbox {
   #loadLogLines = 0;
   readonly #counters = { calls: 0, errors: 0, timeouts: 0, recordsIn: 0, recordsOut: 0 };
 
-  private constructor(options: PluginSandboxOptions) {
+  private constructor(options: PluginSandboxOptions, config: Record<string, unknown>) {
     this.manifest = options.manifest;
     this.#name = options.manifest.name;
-    this.config = validatePluginConfig(options.manifest, options.config);
+    this.config = config;
     this.#limits = checkLimits(this.#name, { ...DEFAULT_LIMITS, ...options.limits });
     this.#state = options.state ?? new MemoryStateStore();
     this.#clock = options.clock ?? systemClock;
@@ -188,7 +194,11 @@ export class PluginSandbox {
    * E_PLUGIN_CONFIG for a bad config, E_PLUGIN_LOAD for everything else that goes wrong.
    */
   static async load(options: PluginSandboxOptions): Promise<PluginSandbox> {
-    const sandbox = new PluginSandbox(options);
+    // Imported on demand: a process whose configs arrive validated never loads ajv.
+    const config = options.configValidated
+      ? structuredClone((options.config ?? {}) as Record<string, unknown>)
+      : (await import('../manifest/config.ts')).validatePluginConfig(options.manifest, options.config);
+    const sandbox = new PluginSandbox(options, config);
     await sandbox.#boot(options.code, options.onCatastrophicError);
     return sandbox;
   }

@@ -147,7 +147,8 @@ export async function runPluginOnce(dirGiven: string, options: TestRunOptions = 
     await host.start();
     await host.load({
       name: manifest.name,
-      dir: pkg.dir,
+      manifest,
+      entryPath: pkg.entryPath,
       sha256: pkg.codeSha256,
       config,
       stateFile: path.join(work, 'state.json'),
