@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
-import { sha256Hex } from '@outpost/plugin-sdk/manifest';
+import { readPluginPackage, sha256Hex } from '@outpost/plugin-sdk/manifest';
 import pino from 'pino';
 import { rate, record200, report } from '../../../bench/report.ts';
 import type { PluginsConfig } from '../src/config/index.ts';
@@ -123,10 +123,11 @@ await runtime.close();
 const host = new PluginHost({ logger });
 await host.start();
 const pid = host.pid as number;
-const idleDir = writePlugin('idle', CODE.idle, 'collect');
+const idle = await readPluginPackage(writePlugin('idle', CODE.idle, 'collect'));
 await host.load({
   name: 'warm-up',
-  dir: idleDir,
+  manifest: idle.manifest,
+  entryPath: idle.entryPath,
   sha256: sha256Hex(CODE.idle),
   config: {},
   stateFile: path.join(root, 'warm-up.json'),
@@ -137,7 +138,8 @@ for (let i = 0; i < IDLE_PLUGINS; i++) {
   const started = performance.now();
   await host.load({
     name: `idle-${i}`,
-    dir: idleDir,
+    manifest: idle.manifest,
+    entryPath: idle.entryPath,
     sha256: sha256Hex(CODE.idle),
     config: {},
     stateFile: path.join(root, `idle-${i}.json`),

@@ -199,3 +199,20 @@ test('a heap bomb is stopped and quarantined; the other plugin keeps its schedul
   await until('counter keeps going', () => values(records, 'counter').length > produced + 2);
   assert.equal((await supervisor.stats()).find((s) => s.name === 'counter')?.state, 'running');
 });
+
+test('a registry config that no longer validates is refused in the daemon: quarantined before the plugin runs', async (t) => {
+  const { root, store, records, supervisor } = setup(t);
+  await store.install(writePlugin(root, 'counter', ['collect'], COUNTER, COUNTER_SCHEMA));
+  // Edited by hand, past setConfig's validation: the load must catch it, not the plugin host.
+  const registryFile = path.join(store.root, 'registry.json');
+  const registry = JSON.parse(fs.readFileSync(registryFile, 'utf8'));
+  registry.plugins.counter.config = { metric: 5 };
+  fs.writeFileSync(registryFile, JSON.stringify(registry));
+  await supervisor.start();
+  const [stats] = await supervisor.stats();
+  assert.equal(stats?.state, 'quarantined');
+  assert.equal(stats?.reason, 'plugin "counter": config.metric: must be string');
+  assert.deepEqual((await supervisor.host.stats()).counter, undefined, 'never loaded in the host');
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.deepEqual(records, []);
+});

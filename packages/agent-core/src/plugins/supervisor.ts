@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { Emit } from '../collect/input.ts';
 import { isOutpostError, OutpostError } from '../errors.ts';
 import {
+  asOutpostError,
   capabilityNotDeclared,
   hostClosed,
   pluginNotInstalled,
@@ -400,7 +401,8 @@ export class PluginSupervisor {
       if (generation !== runtime.generation) return;
       // Not the plugin's fault: the host's restart loads it again.
       if (isOutpostError(err, 'E_PLUGIN_HOST_DIED')) runtime.state = 'starting';
-      else this.#failed(runtime, err);
+      // The SDK's errors (manifest, config) are another class: its code decides the quarantine.
+      else this.#failed(runtime, asOutpostError(err));
       return;
     }
     if (generation !== runtime.generation) return;

@@ -26,10 +26,7 @@ function undiciLoadedBy(modules: string[]): { index: boolean; bundled: boolean }
 test('the daemon and the plugin host load neither undici index nor Node bundled undici', () => {
   const daemon = undiciLoadedBy([new URL('../lifecycle/index.ts', import.meta.url).href]);
   assert.deepEqual(daemon, { index: false, bundled: false });
-  const pluginHost = undiciLoadedBy([
-    import.meta.resolve('@outpost/plugin-sdk/sandbox'),
-    import.meta.resolve('@outpost/plugin-sdk/manifest'),
-  ]);
+  const pluginHost = undiciLoadedBy([import.meta.resolve('@outpost/plugin-sdk/sandbox')]);
   assert.deepEqual(pluginHost, { index: false, bundled: false });
 });
 
@@ -73,11 +70,14 @@ function pluginHostModules(): { urls: string[]; output: unknown } {
       const output = await host.call('echo', 'process', [{ kind: 'metric', ts: 1, name: 'm', value: 1, attrs: {}, source: 's' }]);
       await host.close();
       process.stdout.write(JSON.stringify({ pid, output }));`;
+    // A file, not -e: the child is forked with the daemon's execArgv, which would carry the script.
+    const daemon = path.join(dir, 'daemon.mjs');
+    fs.writeFileSync(daemon, script);
     const { pid, output } = JSON.parse(
       execFileSync(
         process.execPath,
-        ['--conditions=outpost-source', `--import=${pathToFileURL(hook).href}`, '--input-type=module', '-e', script],
-        { encoding: 'utf8' },
+        ['--conditions=outpost-source', `--import=${pathToFileURL(hook).href}`, daemon],
+        { encoding: 'utf8', timeout: 60_000 },
       ),
     ) as { pid: number; output: unknown };
     return { urls: JSON.parse(fs.readFileSync(path.join(dir, `${pid}.json`), 'utf8')), output };
@@ -90,7 +90,11 @@ function pluginHostModules(): { urls: string[]; output: unknown } {
 // daemon parses the manifest and validates the config, and sends both in the LoadSpec.
 test('the plugin host loads neither zod, ajv nor semver while it runs a plugin', () => {
   const { urls, output } = pluginHostModules();
-  assert.deepEqual((output as { name: string }[]).map((r) => r.name), ['seen'], 'the plugin ran');
+  assert.deepEqual(
+    (output as { name: string }[]).map((r) => r.name),
+    ['seen'],
+    'the plugin ran',
+  );
   assert.ok(
     urls.some((url) => url.endsWith('/plugin-sdk/src/sandbox/sandbox.ts')),
     'the hook saw the sandbox load',

@@ -1,4 +1,6 @@
-import { request } from 'undici';
+// Not `import ... from 'undici'`: its index (and, through it, Node's bundled undici) costs the
+// idle collector several MB of RSS for one request() (docs/operations.md, Idle cost).
+import { getGlobalDispatcher } from '@outpost/service/undici';
 
 /** A delivery attempt's outcome as a value: the sender's loop reads like the retry policy. */
 export type DeliveryResult =
@@ -19,7 +21,11 @@ export interface HttpPost {
  */
 export async function post(message: HttpPost): Promise<DeliveryResult> {
   try {
-    const res = await request(message.url, {
+    // What undici's request() does: the process-wide Agent, one connection pool per origin.
+    const url = new URL(message.url);
+    const res = await getGlobalDispatcher().request({
+      origin: url.origin,
+      path: `${url.pathname}${url.search}`,
       method: 'POST',
       headers: message.headers,
       body: message.body,

@@ -1,5 +1,7 @@
+// Not from 'undici': the serve command loads this module too, and undici's index costs the idle
+// collector several MB of RSS (docs/operations.md, Idle cost).
+import { type Dispatcher, getGlobalDispatcher } from '@outpost/service/undici';
 import type { Command } from 'commander';
-import { request } from 'undici';
 import { OutpostError } from '../../errors.ts';
 
 export const DEFAULT_URL = 'http://127.0.0.1:7410';
@@ -68,9 +70,12 @@ export class AdminClient {
     body: string | Buffer | undefined,
     headers: Record<string, string>,
   ): Promise<T> {
-    let res: Awaited<ReturnType<typeof request>>;
+    let res: Dispatcher.ResponseData;
     try {
-      res = await request(`${this.url}${path}`, {
+      const url = new URL(`${this.url}${path}`);
+      res = await getGlobalDispatcher().request({
+        origin: url.origin,
+        path: `${url.pathname}${url.search}`,
         method,
         headers: { authorization: `Bearer ${this.#token}`, ...headers },
         ...(body !== undefined && { body }),
