@@ -7,11 +7,12 @@
  * status and smaps_rollup, after a warm-up so start-up costs are left out; the agent's figures
  * include its plugin-host child. Targets: under 1% of a core and under 80 MB RSS.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { agentctl, repoRoot, startAgent, startCollector, tempDir } from '../test/e2e/harness.ts';
+import { agentctl, repoRoot, startCollector, tempDir } from '../test/e2e/harness.ts';
+import { buildAgentDist, type ProcessUsage, processUsage, pssBytes, startBenchAgent } from './processes.ts';
 import { report } from './report.ts';
 
 const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 300);
@@ -20,29 +21,16 @@ const SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 300);
 const AGENT_NODE_OPTIONS = process.env.BENCH_IDLE_NODE_OPTIONS ?? '';
 const WARMUP_SECONDS = 15;
 const RSS_EVERY_MS = 5000;
-const CLOCK_TICKS = 100;
 
-interface Usage {
-  cpuSeconds: number;
-  /** Resident set: counts shared pages (the node binary, libraries) in full. */
-  rssBytes: number;
+type Usage = Pick<ProcessUsage, 'cpuSeconds' | 'rssBytes'> & {
   /** Proportional set: shared pages split among the processes mapping them. */
   pssBytes: number;
-}
+};
 
 /** CPU seconds so far and memory of one process. */
 function usage(pid: number): Usage {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const smaps = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
-  const kb = (text: string, field: string) =>
-    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(text)?.[1] ?? 0) * 1024;
-  return {
-    cpuSeconds: (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS,
-    rssBytes: kb(status, 'VmRSS'),
-    pssBytes: kb(smaps, 'Pss'),
-  };
+  const { cpuSeconds, rssBytes } = processUsage(pid);
+  return { cpuSeconds, rssBytes, pssBytes: pssBytes(pid) };
 }
 
 function sum(usages: Usage[]): Usage {
@@ -111,13 +99,7 @@ interface Watched {
   pss: number[];
 }
 
-// The agent as npm installs it: the tsup bundle, not the sources under type stripping.
-for (const pkg of ['plugin-sdk', 'service', 'agent-core']) {
-  execFileSync('pnpm', ['exec', 'tsup', '--silent'], {
-    cwd: join(repoRoot, 'packages', pkg),
-    stdio: 'inherit',
-  });
-}
+const agentBin = buildAgentDist();
 
 using dir = tempDir('bench-idle');
 const collector = await startCollector(join(dir.path, 'collector'));
@@ -150,13 +132,7 @@ inputs:
       - name: collectd
 `;
 const startIdleAgent = () =>
-  startAgent(
-    dir.path,
-    agentConfig,
-    // Not the toolchain's NODE_OPTIONS (--conditions=outpost-source): run as installed.
-    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken, NODE_OPTIONS: AGENT_NODE_OPTIONS },
-    join(repoRoot, 'packages/agent-core/dist/cli/outpost-agent.js'),
-  );
+  startBenchAgent(dir.path, collector, agentConfig, { bin: agentBin, nodeOptions: AGENT_NODE_OPTIONS });
 const installing = await startIdleAgent();
 const packed = await agentctl([
   'plugin',

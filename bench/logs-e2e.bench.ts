@@ -8,29 +8,24 @@
  * type stripping alone adds about 30 MB of RSS. BENCH_AGENT=source runs the sources instead;
  * BENCH_AGENT_NODE_OPTIONS (e.g. --max-semi-space-size=2) is handed to the agent process alone.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { ControlClient } from '../packages/agent-core/src/index.ts';
-import { startAgent, startCollector, tempDir, waitFor } from '../test/e2e/harness.ts';
-import { logLine, processUsage, rate, report } from './report.ts';
+import { join } from 'node:path';
+import { tempDir, waitFor } from '../test/e2e/harness.ts';
+import { buildAgentDist, processUsage, startShipping } from './processes.ts';
+import { logLine, rate, report } from './report.ts';
 
 const LINES = Number(process.env.BENCH_LOGS_LINES ?? 5_000_000);
 const LINE_BYTES = 200;
 const LINES_PER_WRITE = 5000;
-const root = resolve(import.meta.dirname, '..');
 
 function agentEntry(): { bin: string | undefined; from: string } {
   if (process.env.BENCH_AGENT === 'source') return { bin: undefined, from: 'source' };
-  const build = spawnSync('pnpm', ['--filter', '@outpost/agent-core', 'build'], {
-    cwd: root,
-    encoding: 'utf8',
-  });
-  if (build.status !== 0) {
-    console.log(`agent dist build failed (${build.stderr.trim().split('\n').at(-1)}); measuring the sources`);
+  try {
+    return { bin: buildAgentDist(), from: 'dist' };
+  } catch (err) {
+    console.log(`agent dist build failed (${(err as Error).message.split('\n')[0]}); measuring the sources`);
     return { bin: undefined, from: 'source' };
   }
-  return { bin: join(root, 'packages/agent-core/dist/cli/outpost-agent.js'), from: 'dist' };
 }
 const entry = agentEntry();
 
@@ -38,51 +33,23 @@ using dir = tempDir('bench-logs-e2e');
 const logFile = join(dir.path, 'logs', 'app.log');
 await fs.mkdir(join(dir.path, 'logs'));
 await fs.writeFile(logFile, '');
-const collector = await startCollector(join(dir.path, 'collector'));
-const agent = await startAgent(
-  dir.path,
-  `collector:
-  url: ${collector.url}
-  enrollment_token: \${OUTPOST_ENROLLMENT_TOKEN}
-agent:
-  state_dir: ${join(dir.path, 'agent')}
-inputs:
-  system:
-    enabled: false
-  processes:
-    enabled: false
-  logs:
+const shipping = await startShipping(dir.path, {
+  inputs: `  logs:
     - name: app
       paths: [${join(dir.path, 'logs', '*.log')}]
       start_at: beginning
-queue:
-  max_bytes: 4GiB
-send:
-  batch_max_records: 2000
-  batch_max_bytes: 1MiB
-  batch_max_wait: 20ms
 `,
-  {
-    OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken,
-    ...(process.env.BENCH_AGENT_NODE_OPTIONS === undefined
-      ? {}
-      : { NODE_OPTIONS: process.env.BENCH_AGENT_NODE_OPTIONS }),
-  },
-  entry.bin,
-);
-const client = new ControlClient(agent.socket, { timeoutMs: 60_000 });
+  queueMaxBytes: '4GiB',
+  bin: entry.bin,
+  nodeOptions: process.env.BENCH_AGENT_NODE_OPTIONS,
+});
+const { agent, client } = shipping;
 type Status = {
   queue: { depth: number; dropped: Record<string, number> };
   sender: { recordsSent: number };
-  collector: { registered: boolean };
 };
-await waitFor('the agent to register', async () => {
-  const s = await client.get<Status>('/v1/status');
-  return s.collector.registered ? true : undefined;
-});
 
-const agentBefore = processUsage(agent.proc.child.pid!);
-const collectorBefore = processUsage(collector.proc.child.pid!);
+const before = shipping.usage();
 const started = performance.now();
 // Written while the agent reads, a chunk at a time with the event loop free between chunks, so
 // the agent follows a growing file as it would a busy service's log.
@@ -114,13 +81,10 @@ const final = await waitFor(
 );
 const totalMs = performance.now() - started;
 clearInterval(sampler);
-const agentAfter = processUsage(agent.proc.child.pid!);
-const collectorAfter = processUsage(collector.proc.child.pid!);
-await client.close();
-await agent.proc.stop('SIGTERM');
-await collector.proc.stop('SIGTERM');
+const after = shipping.usage();
+await shipping.stop();
 
-const agentCpu = agentAfter.cpuSeconds - agentBefore.cpuSeconds;
+const agentCpu = after.agent.cpuSeconds - before.agent.cpuSeconds;
 const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
 const figures = {
   lines: LINES,
@@ -128,10 +92,10 @@ const figures = {
   written_per_s: rate(LINES, writtenMs),
   end_to_end_lines_per_s: rate(LINES, totalMs),
   agent_cpu_s_per_million: Number(((agentCpu * 1e6) / LINES).toFixed(2)),
-  agent_idle_rss_mb: mb(agentBefore.rssBytes),
-  agent_peak_rss_mb: mb(Math.max(peakRss, agentAfter.peakRssBytes)),
+  agent_idle_rss_mb: mb(before.agent.rssBytes),
+  agent_peak_rss_mb: mb(Math.max(peakRss, after.agent.peakRssBytes)),
   collector_cpu_s_per_million: Number(
-    (((collectorAfter.cpuSeconds - collectorBefore.cpuSeconds) * 1e6) / LINES).toFixed(2),
+    (((after.collector.cpuSeconds - before.collector.cpuSeconds) * 1e6) / LINES).toFixed(2),
   ),
   dropped: Object.values(final.queue.dropped).reduce((sum, n) => sum + n, 0),
   agent_from: entry.from,

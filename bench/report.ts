@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-
 /**
  * How a benchmark hands its figures to bench/run.ts: one line `BENCH {"name":..., "figures":{...}}`
  * on stdout, printed last; everything else it prints is for people.
@@ -8,16 +6,6 @@ export type Figures = Record<string, number | string | Record<string, number>>;
 
 export function report(name: string, figures: Figures): void {
   process.stdout.write(`BENCH ${JSON.stringify({ name, figures })}\n`);
-}
-
-/** CPU seconds (user + system), current and peak RSS of another process, from /proc. */
-export function processUsage(pid: number): { cpuSeconds: number; rssBytes: number; peakRssBytes: number } {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kB = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
-  return { cpuSeconds: ticks / 100, rssBytes: kB('VmRSS'), peakRssBytes: kB('VmHWM') };
 }
 
 const WORDS = [

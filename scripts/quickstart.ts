@@ -29,6 +29,8 @@ function start(name: string, argv: string[], env: NodeJS.ProcessEnv = {}): Child
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // Own process group: Ctrl-C reaches only this script, which stops the agent before the collector.
+    detached: true,
   });
   const log = createWriteStream(join(logs, `${name}.log`), { flags: 'a' });
   child.stdout?.pipe(log);
@@ -76,6 +78,11 @@ async function stop(code: number): Promise<void> {
 }
 process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
+// Detached children outlive an abrupt exit of this script unless it takes them along.
+process.on('exit', () => {
+  for (const child of children)
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+});
 
 const collectorDir = join(dir, 'collector');
 const collector = start('collector', [

@@ -13,7 +13,6 @@ import {
   type RunningCollector,
   startAgent,
   startCollector,
-  waitFor,
 } from './harness.ts';
 
 export interface CrashReport {
@@ -33,6 +32,10 @@ export interface CrashReport {
   /** Counted by the agent's queue as dropped by policy (0 with the queue sized here). */
   dropped: number;
   faults: Record<Fault, number>;
+  /** Records the agent held when the producer stopped, and how fast it delivered them. */
+  backlog: number;
+  drainMs: number;
+  drainPerSecond: number;
   /** Example numbers, to start debugging from. */
   lostExamples: number[];
   duplicatedExamples: number[];
@@ -50,7 +53,7 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-function harnessYaml(url: string, stateDir: string): string {
+function harnessYaml(url: string, stateDir: string, maxInFlight: number): string {
   return `collector:
   url: ${url}
   enrollment_token: \${OUTPOST_ENROLLMENT_TOKEN}
@@ -65,6 +68,7 @@ inputs:
 queue:
   max_bytes: 512MiB
 send:
+  max_in_flight: ${maxInFlight}
   batch_max_records: 500
   batch_max_wait: 50ms
   retry:
@@ -80,12 +84,76 @@ shutdown:
 
 const REFUSED = new Set(['ECONNREFUSED', 'ENOENT']);
 
+/**
+ * How long the backlog may stay the same size before the drain counts as stuck. The sender's
+ * request timeout (1.5 s) and capped backoff (≤ 1 s) mean a working agent delivers something well
+ * within it, however big the backlog; a fixed total would fail a long run for its size alone.
+ */
+const DRAIN_STALL_MS = 30_000;
+const DRAIN_LOG_EVERY_MS = 5_000;
+
+interface QueueView {
+  depth: number;
+  leased: number;
+  batches: number;
+  dropped: Record<string, number>;
+  deadLetter: number;
+}
+
+/** Waits until the agent's queue is empty, failing only when it stops shrinking. */
+async function drainAgent(
+  client: ControlClient,
+  log: ((line: string) => void) | undefined,
+): Promise<{ last: { stats: QueueView }; backlog: number; ms: number; perSecond: number }> {
+  const started = Date.now();
+  let backlog: number | null = null;
+  let lowest = Number.POSITIVE_INFINITY;
+  let movedAt = started;
+  let loggedAt = started;
+  let seen: unknown;
+  for (;;) {
+    const now = Date.now();
+    try {
+      const queue = await client.get<{ stats: QueueView }>('/v1/queue');
+      const { sender } = await client.get<{ sender: unknown }>('/v1/status');
+      seen = { queue: queue.stats, sender };
+      backlog ??= queue.stats.depth;
+      const ms = now - started;
+      if (queue.stats.depth === 0) {
+        const perSecond = ms > 0 ? Math.round((backlog * 1000) / ms) : backlog;
+        log?.(`drain: ${backlog} records delivered in ${ms} ms (${perSecond}/s)`);
+        return { last: queue, backlog, ms, perSecond };
+      }
+      if (queue.stats.depth < lowest) {
+        lowest = queue.stats.depth;
+        movedAt = now;
+      }
+      if (now - loggedAt >= DRAIN_LOG_EVERY_MS) {
+        loggedAt = now;
+        log?.(`drain: ${queue.stats.depth} of ${backlog} left after ${ms} ms; ${JSON.stringify(seen)}`);
+      }
+    } catch (err) {
+      seen = { error: (err as Error).message, before: seen };
+    }
+    if (now - movedAt > DRAIN_STALL_MS) {
+      const done = backlog === null || lowest === Number.POSITIVE_INFINITY ? 0 : backlog - lowest;
+      throw new Error(
+        `the agent delivered nothing for ${DRAIN_STALL_MS} ms (${done} of ${backlog} records delivered in ` +
+          `${now - started} ms): a stall, not a backlog; last seen: ${JSON.stringify(seen)}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 export async function runCrashCycles(options: {
   dir: string;
   cycles: number;
   seed?: number;
   /** Records per push. */
   pushSize?: number;
+  /** send.max_in_flight of the agent (its default, 4, when not given). */
+  maxInFlight?: number;
   log?: (line: string) => void;
 }): Promise<CrashReport> {
   const seed = options.seed ?? Math.floor(Math.random() * 2 ** 31);
@@ -98,7 +166,7 @@ export async function runCrashCycles(options: {
   const listen = new URL(collector.url).host;
   const proxy = await FlakyProxy.start(collector.url, random);
   const env = { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken };
-  const yaml = harnessYaml(proxy.url, stateDir);
+  const yaml = harnessYaml(proxy.url, stateDir, options.maxInFlight ?? 4);
   let agent: RunningAgent = await startAgent(options.dir, yaml, env);
   let client = new ControlClient(agent.socket, { timeoutMs: 5000 });
 
@@ -164,21 +232,8 @@ export async function runCrashCycles(options: {
     await producer;
     proxy.mix = {};
 
-    // The backlog left by the last cycles drains at the sender's pace; a timeout says how far it got.
-    let last: unknown;
-    const status = await waitFor(
-      'the agent to deliver everything it holds',
-      async () => {
-        const s = await client.get<{
-          stats: { depth: number; dropped: Record<string, number>; deadLetter: number };
-        }>('/v1/queue');
-        last = { queue: s.stats, sender: (await client.get<{ sender: unknown }>('/v1/status')).sender };
-        return s.stats.depth === 0 ? s : undefined;
-      },
-      { timeoutMs: 120_000, intervalMs: 250 },
-    ).catch((err: Error) => {
-      throw new Error(`${err.message}; last seen: ${JSON.stringify(last)}`);
-    });
+    const drained = await drainAgent(client, options.log);
+    const status = drained.last;
     const agentStatus = await client.get<{ collector: { agentId: string } }>('/v1/status');
     const stored = await allRecords(collector, agentStatus.collector.agentId);
 
@@ -203,6 +258,9 @@ export async function runCrashCycles(options: {
       unknown: unknown.length,
       dropped: Object.values(status.stats.dropped).reduce((a, b) => a + b, 0) + status.stats.deadLetter,
       faults: { ...proxy.counts },
+      backlog: drained.backlog,
+      drainMs: drained.ms,
+      drainPerSecond: drained.perSecond,
       lostExamples: lost.slice(0, 10),
       duplicatedExamples: duplicated.slice(0, 10),
     };

@@ -14,6 +14,7 @@ import pino from 'pino';
 import { rate, record200, report } from '../../../bench/report.ts';
 import type { PluginsConfig } from '../src/config/index.ts';
 import { PluginHost, PluginRuntime } from '../src/plugins/index.ts';
+import { writePlugin } from '../src/plugins/test-fixtures.ts';
 
 const BATCHES = Number(process.env.BENCH_PLUGIN_BATCHES ?? 300);
 const BATCH = 1000;
@@ -31,16 +32,6 @@ const CODE = {
 };
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-bench-plugins-'));
-function writePlugin(name: string, code: string, capability: string): string {
-  const dir = path.join(root, 'src', name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'outpost-plugin.json'),
-    JSON.stringify({ name, version: '1.0.0', apiVersion: 1, entry: 'index.js', capabilities: [capability] }),
-  );
-  fs.writeFileSync(path.join(dir, 'index.js'), code);
-  return dir;
-}
 
 /** utime + stime of a process in ms (fields 14 and 15 of /proc/<pid>/stat, in 10 ms ticks). */
 function cpuMsOf(pid: number): number {
@@ -73,7 +64,7 @@ const batches = Array.from({ length: 4 }, (_, b) =>
 );
 
 for (const name of ['noop', 'filter'] as const) {
-  await runtime.install(writePlugin(name, CODE[name], 'process'));
+  await runtime.install(writePlugin(root, name, { capabilities: ['process'] }, CODE[name]));
   const call = runtime.processFn(name);
   if (call === undefined) throw new Error(`${name} did not install as a process plugin`);
   for (const batch of batches) await call(batch);
@@ -123,7 +114,7 @@ await runtime.close();
 const host = new PluginHost({ logger });
 await host.start();
 const pid = host.pid as number;
-const idle = await readPluginPackage(writePlugin('idle', CODE.idle, 'collect'));
+const idle = await readPluginPackage(writePlugin(root, 'idle', { capabilities: ['collect'] }, CODE.idle));
 await host.load({
   name: 'warm-up',
   manifest: idle.manifest,

@@ -350,6 +350,7 @@ test('fleet api: bad input on every fleet route gets a clear 4xx', async (t) => 
   for (const [method, route] of [
     ['GET', '/api/v1/agent/plugins'],
     ['GET', '/api/v1/agent/plugins/disk-check/1.0.0'],
+    ['GET', '/api/v1/agent/plugin-store'],
     ['GET', '/api/v1/agent/config'],
     ['POST', `/api/v1/agent/commands/${command.json.id}/result`],
   ] as const) {
@@ -475,7 +476,7 @@ const manifest = (version: string, extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-test('fleet api: the plugin store checks packages, assigns them and serves them to their agents only', async (t) => {
+test('fleet api: the plugin store checks packages, assigns them and serves them to any registered agent', async (t) => {
   const s = await session(t);
   const a = await s.register('a');
   const b = await s.register('b');
@@ -557,9 +558,20 @@ test('fleet api: the plugin store checks packages, assigns them and serves them 
   assert.equal(download.status, 200);
   assert.equal(download.headers.get('x-outpost-sha256'), stored.json.sha256);
   assert.ok(Buffer.from(await download.arrayBuffer()).equals(v1));
-  const forbidden = await s.request('GET', '/api/v1/agent/plugins/disk-check/1.0.0', { auth: b.auth });
-  assert.equal(forbidden.status, 403);
-  assert.equal(forbidden.json.error.code, 'E_FORBIDDEN');
+  // The store is the fleet's approved set: an agent it is not assigned to may still list and fetch it.
+  const unassigned = await fetch(`${s.collector.url}/api/v1/agent/plugins/disk-check/1.0.0`, {
+    headers: { authorization: b.auth },
+  });
+  assert.equal(unassigned.status, 200);
+  assert.ok(Buffer.from(await unassigned.arrayBuffer()).equals(v1));
+  const listed = await s.request('GET', '/api/v1/agent/plugin-store?name=disk-check', { auth: b.auth });
+  assert.deepEqual(
+    listed.json.plugins.map((p: { version: string; sha256: string }) => [p.version, p.sha256]),
+    [['1.0.0', stored.json.sha256]],
+  );
+  const missing = await s.request('GET', '/api/v1/agent/plugins/disk-check/9.9.9', { auth: b.auth });
+  assert.equal(missing.status, 404);
+  assert.equal(missing.json.error.code, 'E_NOT_FOUND');
 
   await heartbeat(s, a, { plugins: [{ name: 'disk-check', version: '1.0.0', state: 'running' }] });
   const versions = await s.request('GET', '/api/v1/plugin/version?name=disk-check', { auth: s.admin });

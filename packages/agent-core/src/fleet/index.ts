@@ -16,6 +16,7 @@ export {
   type FleetStatus,
 } from './fleet-controller.ts';
 export { type AgentIdentity, identityPath, loadIdentity } from './identity.ts';
+export { fetchFromStore, type PluginStoreClient, type StorePackage } from './plugin-store.ts';
 export {
   type EffectiveConfig,
   LOCAL_ONLY_KEYS,

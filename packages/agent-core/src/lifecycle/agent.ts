@@ -147,7 +147,10 @@ export class Agent {
         'POST /v1/records': (req) => started().push(parsePushedRecords(req.body)),
         'POST /v1/queue/dead-letter/retry': (req) => started().retryDeadLetter(batchParam(req.query)),
         'POST /v1/queue/dead-letter/purge': (req) => started().purgeDeadLetter(batchParam(req.query)),
-        ...pluginRoutes(() => started().plugins),
+        ...pluginRoutes(
+          () => started().plugins,
+          () => started().collectorLink(),
+        ),
       },
       logger,
     });
@@ -292,6 +295,11 @@ export class Agent {
   purgeDeadLetter(batchSeq: number | undefined): { purged: number } {
     if (this.#closing) throw agentClosed();
     return { purged: this.#queue.purgeDeadLetter(batchSeq) };
+  }
+
+  /** The link to the collector, for installs from its plugin store; null between two during a reload. */
+  collectorLink(): CollectorLink | null {
+    return this.#link;
   }
 
   status() {

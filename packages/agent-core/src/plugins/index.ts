@@ -13,6 +13,7 @@ export { registerPluginMetrics } from './metrics.ts';
 export type { CallMethod, LoadSpec, SandboxReport } from './protocol.ts';
 export type { InstallEvent } from './routes.ts';
 export { pluginRoutes, pluginsDisabled } from './routes.ts';
+export { parseStoreSpec, type StoreSpec } from './store-spec.ts';
 export type {
   PluginDetails,
   PluginInstallOptions,

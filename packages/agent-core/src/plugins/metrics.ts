@@ -1,4 +1,5 @@
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { defineScrapedMetric } from '../telemetry/index.ts';
 import type { PluginStatus } from './runtime.ts';
 
 const PREFIX = 'outpost_agent_plugin_';
@@ -14,34 +15,17 @@ export function registerPluginMetrics(registry: Registry, list: () => PluginStat
     help: string,
     read: (p: PluginStatus) => number,
     extraLabels: (p: PluginStatus) => Record<string, string> = () => ({}),
-  ) => {
-    const config = {
+  ) =>
+    defineScrapedMetric({
+      type,
       name: `${PREFIX}${name}`,
       help,
       labelNames: ['plugin', ...(name === 'info' ? ['version', 'state'] : [])],
-      registers: [registry],
-    };
-    const fill = (set: (labels: Record<string, string>, value: number) => void) => {
-      for (const p of list()) set({ plugin: p.name, ...extraLabels(p) }, read(p));
-    };
-    if (type === 'counter') {
-      new Counter({
-        ...config,
-        collect() {
-          this.reset();
-          fill((labels, value) => this.inc(labels, value));
-        },
-      });
-    } else {
-      new Gauge({
-        ...config,
-        collect() {
-          this.reset();
-          fill((labels, value) => this.set(labels, value));
-        },
-      });
-    }
-  };
+      registry,
+      fill: (set) => {
+        for (const p of list()) set({ plugin: p.name, ...extraLabels(p) }, read(p));
+      },
+    });
   define(
     'gauge',
     'info',

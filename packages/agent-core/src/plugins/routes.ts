@@ -1,7 +1,9 @@
 import path from 'node:path';
 import { badRequest, type ControlRoutes, streamReply } from '../control/index.ts';
 import { isOutpostError, OutpostError } from '../errors.ts';
+import type { PluginStoreClient } from '../fleet/index.ts';
 import type { PluginRuntime } from './runtime.ts';
+import { parseStoreSpec, type StoreSpec } from './store-spec.ts';
 
 /** What an install stream carries, one JSON line each: progress steps, then the result or the error. */
 export type InstallEvent =
@@ -28,11 +30,41 @@ function bodyOf(body: unknown, route: string): Record<string, unknown> {
   return body as Record<string, unknown>;
 }
 
+const noCollectorLink = () =>
+  new OutpostError(
+    'E_COLLECTOR_UNREACHABLE',
+    'the agent has no collector link right now (it is starting or reloading); try again in a moment',
+  );
+
+/** `source` (an absolute path) or `store` (name[@version] in the collector's plugin store). */
+function installSourceOf(
+  body: Record<string, unknown>,
+): { source: string } | { store: StoreSpec } {
+  const { source, store } = body;
+  if (store !== undefined) {
+    if (source !== undefined) throw badRequest('/v1/plugins/install: give source or store, not both');
+    const spec = typeof store === 'string' ? parseStoreSpec(store) : null;
+    if (spec === null) {
+      throw badRequest('/v1/plugins/install: store must be name or name@version, e.g. http-check@1.2.0');
+    }
+    return { store: spec };
+  }
+  if (typeof source !== 'string' || !path.isAbsolute(source)) {
+    throw badRequest(
+      '/v1/plugins/install: source must be the absolute path of a plugin dir or .tgz (or give store: "name@version")',
+    );
+  }
+  return { source };
+}
+
 /**
  * The /v1/plugins routes of the control socket. `runtime` answers the agent's PluginRuntime, or
- * null when plugins are switched off.
+ * null when plugins are switched off; `storeClient` the collector link, for installs from its store.
  */
-export function pluginRoutes(runtime: () => PluginRuntime | null): ControlRoutes {
+export function pluginRoutes(
+  runtime: () => PluginRuntime | null,
+  storeClient: () => PluginStoreClient | null = () => null,
+): ControlRoutes {
   const plugins = (): PluginRuntime => {
     const found = runtime();
     if (found === null) throw pluginsDisabled();
@@ -61,21 +93,33 @@ export function pluginRoutes(runtime: () => PluginRuntime | null): ControlRoutes
     },
     'POST /v1/plugins/install': (req) => {
       const body = bodyOf(req.body, '/v1/plugins/install');
-      const { source, sha256 } = body;
-      if (typeof source !== 'string' || !path.isAbsolute(source)) {
-        throw badRequest('/v1/plugins/install: source must be the absolute path of a plugin dir or .tgz');
-      }
+      const from = installSourceOf(body);
+      const { sha256 } = body;
       if (sha256 !== undefined && (typeof sha256 !== 'string' || !/^[0-9a-fA-F]{64}$/.test(sha256))) {
         throw badRequest('/v1/plugins/install: sha256 must be 64 hex digits');
       }
       const p = plugins();
       return streamReply(async (stream) => {
         const write = (event: InstallEvent) => stream.write(event);
+        const onProgress = (step: string) => write({ progress: step });
         try {
-          const done = await p.install(source, {
-            ...(sha256 !== undefined && { sha256 }),
-            onProgress: (step) => write({ progress: step }),
-          });
+          let done: Awaited<ReturnType<PluginRuntime['install']>>;
+          if ('store' in from) {
+            const client = storeClient();
+            if (client === null) throw noCollectorLink();
+            // The daemon alone talks to the collector: agentctl, which loads this module, stays light.
+            const { fetchFromStore } = await import('../fleet/index.ts');
+            const fetched = await fetchFromStore(client, from.store, onProgress);
+            if (sha256 !== undefined && sha256.toLowerCase() !== fetched.sha256) {
+              throw new OutpostError(
+                'E_PLUGIN_SHA256',
+                `${fetched.name}@${fetched.version}: the store's bundle sha256 is ${fetched.sha256}, expected ${sha256}; refusing to install`,
+              );
+            }
+            done = await p.install(fetched.bytes, { sha256: fetched.sha256, onProgress });
+          } else {
+            done = await p.install(from.source, { ...(sha256 !== undefined && { sha256 }), onProgress });
+          }
           write({ done });
         } catch (err) {
           write({

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
@@ -10,43 +9,15 @@ import { Registry } from 'prom-client';
 import * as tar from 'tar';
 import type { PluginsConfig } from '../config/index.ts';
 import { PluginRuntime, PluginStore, registerPluginMetrics } from './index.ts';
+import { COUNTER, COUNTER_SCHEMA, tempDir, until, writePlugin } from './test-fixtures.ts';
 
 const logger = pino({ level: 'silent' });
 const codeOf = (err: unknown) => (err as { code?: string }).code;
 
-function tmp(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-runtime-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function writePlugin(root: string, name: string, manifest: object, code: string): string {
-  const dir = path.join(root, 'src', name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'outpost-plugin.json'),
-    JSON.stringify({ name, version: '1.0.0', apiVersion: 1, entry: 'index.js', ...manifest }),
-  );
-  fs.writeFileSync(path.join(dir, 'index.js'), code);
-  return dir;
-}
-
-const COUNTER = `export default {
-  async collect(ctx) {
-    const n = ((await ctx.state.get('n')) ?? 0) + 1;
-    await ctx.state.set('n', n);
-    ctx.log.info('counted', { n });
-    return [{ kind: 'metric', name: ctx.config.metric, value: n }];
-  },
-};`;
 const COUNTER_MANIFEST = {
   capabilities: ['collect'],
   collectIntervalMs: 1000,
-  configSchema: {
-    type: 'object',
-    properties: { metric: { type: 'string', default: 'counter' } },
-    additionalProperties: false,
-  },
+  configSchema: COUNTER_SCHEMA,
 };
 // Fires on every cpu metric above 90.
 const RULE = `export default {
@@ -80,22 +51,12 @@ function pluginsConfig(dir: string, overrides: PluginsConfig['overrides'] = {}):
   };
 }
 
-async function until<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, ms = 15_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
-
 /** A runtime wired as the agent wires it: emit and enqueue land in `queued`, which is observed. */
 function setup(
   t: { after: (fn: () => Promise<void> | void) => void },
   config: (dir: string) => PluginsConfig,
 ) {
-  const root = tmp(t);
+  const root = tempDir(t, 'runtime');
   const queued: OutpostRecord[] = [];
   const enqueue = (records: OutpostRecord[]) => {
     queued.push(...records);

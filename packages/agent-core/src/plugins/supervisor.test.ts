@@ -1,71 +1,20 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
 import { pino } from 'pino';
 import { PluginStore, PluginSupervisor, type PluginSupervisorOptions } from './index.ts';
+import { COUNTER, COUNTER_SCHEMA, tempDir, until, writePlugin } from './test-fixtures.ts';
 
 const logger = pino({ level: 'silent' });
 const codeOf = (err: unknown) => (err as { code?: string }).code;
-
-function tmp(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-plugin-host-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function writePlugin(
-  root: string,
-  name: string,
-  capabilities: string[],
-  code: string,
-  configSchema?: object,
-) {
-  const dir = path.join(root, 'src', name);
-  fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(
-    path.join(dir, 'outpost-plugin.json'),
-    JSON.stringify({ name, version: '1.0.0', apiVersion: 1, entry: 'index.js', capabilities, configSchema }),
-  );
-  fs.writeFileSync(path.join(dir, 'index.js'), code);
-  return dir;
-}
-
-// Counts its collections in persisted state, so a restart that lost state would start over at 1.
-const COUNTER = `export default {
-  async collect(ctx) {
-    const n = ((await ctx.state.get('n')) ?? 0) + 1;
-    await ctx.state.set('n', n);
-    return [{ kind: 'metric', name: ctx.config.metric, value: n }];
-  },
-};`;
-const COUNTER_SCHEMA = {
-  type: 'object',
-  properties: { metric: { type: 'string', default: 'counter' } },
-  additionalProperties: false,
-};
-
-async function until<T>(
-  what: string,
-  probe: () => T | undefined | Promise<T | undefined>,
-  ms = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 function setup(
   t: { after: (fn: () => Promise<void> | void) => void },
   options: Partial<PluginSupervisorOptions> = {},
 ) {
-  const root = tmp(t);
+  const root = tempDir(t, 'plugin-host');
   const store = new PluginStore({ stateDir: path.join(root, 'state') });
   const records: OutpostRecord[] = [];
   const supervisor = new PluginSupervisor({
@@ -90,7 +39,9 @@ const values = (records: OutpostRecord[], name: string) =>
 
 test('collect plugins run on schedule; state survives reconfigure and a host killed with SIGKILL', async (t) => {
   const { root, store, records, supervisor } = setup(t);
-  await store.install(writePlugin(root, 'counter', ['collect'], COUNTER, COUNTER_SCHEMA));
+  await store.install(
+    writePlugin(root, 'counter', { capabilities: ['collect'], configSchema: COUNTER_SCHEMA }, COUNTER),
+  );
   await supervisor.start();
   await until('three collections', () => values(records, 'counter').length >= 3);
   assert.deepEqual(values(records, 'counter').slice(0, 3), [1, 2, 3]);
@@ -116,9 +67,16 @@ test('collect plugins run on schedule; state survives reconfigure and a host kil
 
 test('a throwing plugin is restarted, then quarantined; a good plugin keeps producing; enable clears it', async (t) => {
   const { root, store, records, supervisor } = setup(t, { maxFailures: 3 });
-  await store.install(writePlugin(root, 'counter', ['collect'], COUNTER, COUNTER_SCHEMA));
   await store.install(
-    writePlugin(root, 'broken', ['collect'], `export default { collect() { throw new Error('boom'); } };`),
+    writePlugin(root, 'counter', { capabilities: ['collect'], configSchema: COUNTER_SCHEMA }, COUNTER),
+  );
+  await store.install(
+    writePlugin(
+      root,
+      'broken',
+      { capabilities: ['collect'] },
+      `export default { collect() { throw new Error('boom'); } };`,
+    ),
   );
   await supervisor.start();
   const stats = await until('broken quarantined', async () =>
@@ -143,7 +101,7 @@ test('process plugins through processFn; disable, remove; close() is idempotent'
     writePlugin(
       root,
       'double',
-      ['process'],
+      { capabilities: ['process'] },
       `export default { process(records) { return records.map((r) => ({ ...r, value: r.value * 2 })); } };`,
     ),
   );
@@ -179,12 +137,14 @@ test('a heap bomb is stopped and quarantined; the other plugin keeps its schedul
     maxFailures: 2,
     limits: { memoryLimitMb: 16, timeoutMs: 20_000 },
   });
-  await store.install(writePlugin(root, 'counter', ['collect'], COUNTER, COUNTER_SCHEMA));
+  await store.install(
+    writePlugin(root, 'counter', { capabilities: ['collect'], configSchema: COUNTER_SCHEMA }, COUNTER),
+  );
   await store.install(
     writePlugin(
       root,
       'bomb',
-      ['collect'],
+      { capabilities: ['collect'] },
       `export default { collect() { const keep = []; for (;;) keep.push(new Array(1e5).fill({ x: 1 })); } };`,
     ),
   );
@@ -202,7 +162,9 @@ test('a heap bomb is stopped and quarantined; the other plugin keeps its schedul
 
 test('a registry config that no longer validates is refused in the daemon: quarantined before the plugin runs', async (t) => {
   const { root, store, records, supervisor } = setup(t);
-  await store.install(writePlugin(root, 'counter', ['collect'], COUNTER, COUNTER_SCHEMA));
+  await store.install(
+    writePlugin(root, 'counter', { capabilities: ['collect'], configSchema: COUNTER_SCHEMA }, COUNTER),
+  );
   // Edited by hand, past setConfig's validation: the load must catch it, not the plugin host.
   const registryFile = path.join(store.root, 'registry.json');
   const registry = JSON.parse(fs.readFileSync(registryFile, 'utf8'));

@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { defineScrapedMetric, type MetricLabels } from './scraped-metric.ts';
 
 /**
  * The part of the agent's status the self-metrics read; `agent.status()` fits it as is. Declared
@@ -56,12 +57,11 @@ export interface AgentTelemetryOptions {
 
 export const METRIC_PREFIX = 'outpost_agent_';
 
-type Labels = Record<string, string>;
 /**
  * One value, or one value per label set; null when the figure does not exist right now (no
  * sender during a reload, never sent), which a metric without labels exposes as 0.
  */
-type Reading = number | null | Array<[Labels, number]>;
+type Reading = number | null | Array<[MetricLabels, number]>;
 
 /**
  * The agent's self-metrics in Prometheus form, on a registry of its own (never prom-client's
@@ -144,7 +144,7 @@ export class AgentTelemetry {
     );
     gauge('input_last_duration_seconds', 'How long the last collection of each input took', ['input'], (s) =>
       s.inputs.flatMap(
-        (i): Array<[Labels, number]> =>
+        (i): Array<[MetricLabels, number]> =>
           i.lastDurationMs === null ? [] : [[{ input: i.name }, i.lastDurationMs / 1000]],
       ),
     );
@@ -312,33 +312,20 @@ export class AgentTelemetry {
     read: (snapshot: AgentSnapshot) => Reading,
   ): void {
     const current = () => this.#current;
-    const config = { name: `${METRIC_PREFIX}${name}`, help, labelNames, registers: [this.registry] };
-    // Values are copied from the snapshot on each scrape, so reset first: a label set that went
-    // away (an input removed by a reload) must not linger with its last value.
-    const fill = (set: (labels: Labels, value: number) => void) => {
-      const snapshot = current();
-      if (!snapshot) return;
-      const reading = read(snapshot);
-      if (reading === null) return;
-      if (typeof reading === 'number') set({}, reading);
-      else for (const [labels, value] of reading) set(labels, value);
-    };
-    if (type === 'counter') {
-      new Counter({
-        ...config,
-        collect() {
-          this.reset();
-          fill((labels, value) => this.inc(labels, value));
-        },
-      });
-    } else {
-      new Gauge({
-        ...config,
-        collect() {
-          this.reset();
-          fill((labels, value) => this.set(labels, value));
-        },
-      });
-    }
+    defineScrapedMetric({
+      type,
+      name: `${METRIC_PREFIX}${name}`,
+      help,
+      labelNames,
+      registry: this.registry,
+      fill: (set) => {
+        const snapshot = current();
+        if (!snapshot) return;
+        const reading = read(snapshot);
+        if (reading === null) return;
+        if (typeof reading === 'number') set({}, reading);
+        else for (const [labels, value] of reading) set(labels, value);
+      },
+    });
   }
 }

@@ -6,3 +6,4 @@ export {
 } from './agent-metrics.ts';
 export { type ListenAddress, parseLoopbackListen } from './listen-address.ts';
 export { MetricsListener, type MetricsListenerOptions, type MetricsSource } from './listener.ts';
+export { defineScrapedMetric, type MetricLabels, type ScrapedMetricOptions } from './scraped-metric.ts';

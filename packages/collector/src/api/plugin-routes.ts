@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
-  agentPluginPackage,
   agentPlugins,
   assignmentView,
   assignPlugin,
@@ -31,6 +30,16 @@ type Package = { Params: { name: string; version: string } };
 /** The plugin store (docs/fleet.md): upload, list, download, versions, assignments. */
 export function registerPluginRoutes(app: Api, options: PluginRouteOptions): void {
   const { store, authenticateAdmin, authenticateAgent, agentIdOf, bodyOf } = options;
+
+  const download = async (request: FastifyRequest<Package>, reply: FastifyReply) => {
+    const { name, version } = request.params;
+    const [info, data] = await Promise.all([
+      store.fleet.getPluginPackage(name, version),
+      store.fleet.readPluginPackage(name, version),
+    ]);
+    if (!info || !data) throw notFound(`${name}@${version} is not in the plugin store`);
+    return sendPackage(reply, info, data);
+  };
 
   // Package bytes are accepted in this scope only; every other route still takes JSON alone.
   app.register(async (scope) => {
@@ -66,15 +75,7 @@ export function registerPluginRoutes(app: Api, options: PluginRouteOptions): voi
   app.get<Package>(
     '/api/v1/plugin/store/:name/:version',
     { onRequest: authenticateAdmin },
-    async (request, reply) => {
-      const { name, version } = request.params;
-      const [info, data] = await Promise.all([
-        store.fleet.getPluginPackage(name, version),
-        store.fleet.readPluginPackage(name, version),
-      ]);
-      if (!info || !data) throw notFound(`${name}@${version} is not in the plugin store`);
-      return sendPackage(reply, info, data);
-    },
+    download,
   );
 
   app.delete<Package>(
@@ -123,18 +124,22 @@ export function registerPluginRoutes(app: Api, options: PluginRouteOptions): voi
   app.get('/api/v1/agent/plugins', { onRequest: authenticateAgent }, async (request) =>
     agentPlugins(store, agentIdOf(request)),
   );
+  // The store is the fleet's approved set: any registered agent may read and download from it
+  // (`agentctl plugin install name@version`); assignments say what should run, not what may.
+  app.get('/api/v1/agent/plugin-store', { onRequest: authenticateAgent }, async (request) => {
+    const query = (request.query ?? {}) as Record<string, unknown>;
+    for (const key of Object.keys(query)) {
+      if (key !== 'name') throw badQuery(`unknown query parameter "${key}"; known: name`);
+    }
+    if (query.name !== undefined && (typeof query.name !== 'string' || query.name === ''))
+      throw badQuery('name: a plugin name when given');
+    const name = query.name as string | undefined;
+    return { plugins: (await store.fleet.listPluginPackages(name)).map(packageView) };
+  });
   app.get<Package>(
     '/api/v1/agent/plugins/:name/:version',
     { onRequest: authenticateAgent },
-    async (request, reply) => {
-      const { info, data } = await agentPluginPackage(
-        store,
-        agentIdOf(request),
-        request.params.name,
-        request.params.version,
-      );
-      return sendPackage(reply, info, data);
-    },
+    download,
   );
 }
 

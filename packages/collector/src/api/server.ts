@@ -26,7 +26,7 @@ import {
   ingestBatch,
   recordHeartbeat,
 } from '../ingest/index.ts';
-import type { Store, StoredRecord } from '../store/index.ts';
+import { recordView, type Store, type StoredRecord } from '../store/index.ts';
 import { CollectorTelemetry } from '../telemetry/index.ts';
 import { registerStatusPage } from '../web/index.ts';
 import { type AlertHooks, registerAlertRoutes } from './alert-routes.ts';
@@ -251,18 +251,7 @@ export function buildApi(options: ApiOptions): Api {
   app.get('/api/v1/records', { onRequest: authenticateAdmin }, async (request) => {
     const page = await store.queryRecords(parseRecordQuery(request.query, 'any'));
     return {
-      records: page.records.map((r) => ({
-        agentId: r.agentId,
-        seq: r.seq,
-        kind: r.kind,
-        ts: r.ts,
-        name: r.name,
-        value: r.value,
-        unit: r.unit,
-        body: r.body,
-        attrs: r.attrs,
-        source: r.source,
-      })),
+      records: page.records.map(recordView),
       next: nextCursor(page.records),
       more: page.more,
     };

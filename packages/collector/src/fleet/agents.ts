@@ -6,7 +6,6 @@ import { desiredConfig } from './configs.ts';
 import { agentRevoked, notFound } from './errors.ts';
 import { effectiveLabels, type Labels } from './labels.ts';
 import {
-  checkDownloadAllowed,
   type DesiredPlugin,
   desiredPlugins,
   pluginPackagesByKey,
@@ -194,18 +193,6 @@ export async function agentPlugins(store: Store, agentId: string) {
   if (!agent || !state) throw notFound(`agent ${agentId} not found`);
   const plugins = await pluginsFor(store, agentId, effectiveLabels(agent.labels, state.adminLabels));
   return { digest: pluginsDigest(plugins), plugins };
-}
-
-/** The .tgz of an assigned plugin, for the agent asking. */
-export async function agentPluginPackage(store: Store, agentId: string, name: string, version: string) {
-  const { plugins } = await agentPlugins(store, agentId);
-  checkDownloadAllowed(plugins, name, version);
-  const [info, data] = await Promise.all([
-    store.fleet.getPluginPackage(name, version),
-    store.fleet.readPluginPackage(name, version),
-  ]);
-  if (!info || !data) throw notFound(`${name}@${version} is not in the plugin store`);
-  return { info, data };
 }
 
 /** The config document for the agent asking: only ever its own desired one. */

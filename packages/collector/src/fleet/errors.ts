@@ -17,8 +17,3 @@ export const notFound = (message: string) => new OutpostError('E_NOT_FOUND', mes
 
 export const badFleetBody = (message: string) => new OutpostError('E_BAD_BODY', message);
 
-export const notAssigned = (plugin: string) =>
-  new OutpostError(
-    'E_FORBIDDEN',
-    `plugin ${plugin} is not assigned to this agent, so it may not download it`,
-  );

@@ -1,7 +1,6 @@
 export type { AgentState, AgentView, FleetHeartbeatAnswer } from './agents.ts';
 export {
   agentConfig,
-  agentPluginPackage,
   agentPlugins,
   fleetHeartbeat,
   getAgentView,

@@ -13,7 +13,7 @@ import { z } from 'zod';
 import { OutpostError } from '../errors.ts';
 import { parseRequest } from '../ingest/index.ts';
 import type { PluginAssignment, PluginPackageInfo, Store } from '../store/index.ts';
-import { badFleetBody, notAssigned, notFound } from './errors.ts';
+import { badFleetBody, notFound } from './errors.ts';
 import { type Labels, parseTargetKey, targetKey, targetRank } from './labels.ts';
 
 /** Largest .tgz accepted: the SDK caps a bundle at 16 MiB, and compression only makes it smaller. */
@@ -229,13 +229,6 @@ export function pluginsDigest(desired: readonly DesiredPlugin[]): string | null 
 
 export async function pluginPackagesByKey(store: Store): Promise<Map<string, PluginPackageInfo>> {
   return new Map((await store.fleet.listPluginPackages()).map((p) => [`${p.name}@${p.version}`, p]));
-}
-
-/** An agent may download only a package it is meant to install. */
-export function checkDownloadAllowed(desired: readonly DesiredPlugin[], name: string, version: string): void {
-  if (!desired.some((d) => d.name === name && d.version === version)) {
-    throw notAssigned(`${name}@${version}`);
-  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { Attrs, StoredAgent, StoredRecord } from '../store/index.ts';
+import { type Attrs, recordView, type StoredAgent, type StoredRecord } from '../store/index.ts';
 
 type AgentInfo = Pick<StoredAgent, 'id' | 'hostname' | 'labels'>;
 
@@ -6,20 +6,9 @@ type AgentInfo = Pick<StoredAgent, 'id' | 'hostname' | 'labels'>;
 export function toNdjson(records: readonly StoredRecord[], agents: ReadonlyMap<string, AgentInfo>): string {
   let out = '';
   for (const r of records) {
-    out += `${JSON.stringify({
-      id: r.id,
-      agentId: r.agentId,
-      hostname: agents.get(r.agentId)?.hostname ?? null,
-      seq: r.seq,
-      kind: r.kind,
-      ts: r.ts,
-      name: r.name,
-      value: r.value,
-      unit: r.unit,
-      body: r.body,
-      attrs: r.attrs,
-      source: r.source,
-    })}\n`;
+    const hostname = agents.get(r.agentId)?.hostname ?? null;
+    // agentId set first so the spread keeps it ahead of hostname in the output.
+    out += `${JSON.stringify({ id: r.id, agentId: r.agentId, hostname, ...recordView(r) })}\n`;
   }
   return out;
 }

@@ -42,6 +42,7 @@ export type {
 } from './fleet.ts';
 export type { Migration } from './migrations.ts';
 export { MIGRATIONS } from './migrations.ts';
+export { recordView } from './record-view.ts';
 export type { SqliteStoreOptions } from './sqlite.ts';
 export { openSqliteStore } from './sqlite.ts';
 export type {

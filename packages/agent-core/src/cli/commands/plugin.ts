@@ -9,6 +9,7 @@ import {
   type InstallEvent,
   type PluginDetails,
   type PluginStatus,
+  parseStoreSpec,
 } from '../../plugins/index.ts';
 import { type CliContext, USAGE } from '../context.ts';
 import { formatBytes } from '../format.ts';
@@ -106,7 +107,7 @@ function table(rows: string[][]): string {
 }
 
 function renderList(plugins: PluginStatus[]): string {
-  if (plugins.length === 0) return 'no plugins installed (agentctl plugin install <dir|file.tgz>)\n';
+  if (plugins.length === 0) return 'no plugins installed (agentctl plugin install <dir|file.tgz|name@version>)\n';
   const rows = [
     ['NAME', 'VERSION', 'STATE', 'CAPABILITIES', 'CALLS', 'ERRORS', 'RESTARTS', 'IN', 'OUT', 'CPU', 'HEAP'],
     ...plugins.map((p) => [
@@ -182,6 +183,24 @@ function renderConfig(details: PluginDetails): string {
     );
   }
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * An existing path wins (a dir or .tgz named like a plugin stays a path); otherwise a store spec.
+ * What looks like a path but is missing is a failed install, anything else a usage error.
+ */
+async function installSource(
+  source: string,
+  usage: (message: string) => never,
+): Promise<{ source: string } | { store: string }> {
+  const absolute = path.resolve(source);
+  if ((await fs.stat(absolute).catch(() => undefined)) !== undefined) return { source: absolute };
+  const packageFile = /\.(tgz|tar\.gz)$/.test(source);
+  if (!packageFile && parseStoreSpec(source) !== null) return { store: source };
+  if (packageFile || source.startsWith('.') || source.includes(path.sep)) throw new OutpostError('E_PLUGIN_INSTALL', `${absolute}: no such file or directory`);
+  return usage(
+    `"${source}" is neither an existing plugin dir or .tgz nor a store spec name[@version] (e.g. http-check@1.2.0)`,
+  );
 }
 
 /** agentctl plugin ...: write, pack and test plugins; install and run them on this host's agent. */
@@ -294,18 +313,20 @@ export function registerPluginCommands(program: Command, ctx: CliContext): void 
 
   const install = plugin.command('install');
   install
-    .description('install (or upgrade) a plugin from a directory or .tgz on the running agent')
-    .argument('<source>', 'a plugin directory or a .tgz made by agentctl plugin pack')
+    .description(
+      "install (or upgrade) a plugin on the running agent from a directory, a .tgz, or the collector's plugin store",
+    )
+    .argument(
+      '<source>',
+      'a plugin directory or .tgz made by agentctl plugin pack when that path exists, else name[@version] in the plugin store (no version: the newest)',
+    )
     .option('--sha256 <hex>', "refuse the install unless the bundle's sha256 is this")
     .option('--json', 'print the installed plugin as JSON (no progress lines)')
     .action(async (source: string, opts: { sha256?: string; json?: boolean }) => {
       if (opts.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(opts.sha256)) {
         install.error(`--sha256 must be 64 hex digits, got "${opts.sha256}"`, USAGE);
       }
-      const absolute = path.resolve(source);
-      if ((await fs.stat(absolute).catch(() => undefined)) === undefined) {
-        throw new OutpostError('E_PLUGIN_INSTALL', `${absolute}: no such file or directory`);
-      }
+      const from = await installSource(source, (message) => install.error(message, USAGE));
       let done: PluginStatus | undefined;
       let failure: { code: string; message: string } | undefined;
       await ctx.withAgent((client) =>
@@ -317,7 +338,7 @@ export function registerPluginCommands(program: Command, ctx: CliContext): void 
             } else if ('done' in event) done = event.done;
             else failure = event.error;
           },
-          { body: { source: absolute, ...(opts.sha256 !== undefined && { sha256: opts.sha256 }) } },
+          { body: { ...from, ...(opts.sha256 !== undefined && { sha256: opts.sha256 }) } },
         ),
       );
       if (failure !== undefined) throw new OutpostError(failure.code, failure.message);
