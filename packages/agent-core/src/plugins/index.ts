@@ -13,7 +13,6 @@ export { registerPluginMetrics } from './metrics.ts';
 export type { CallMethod, LoadSpec, SandboxReport } from './protocol.ts';
 export type { InstallEvent } from './routes.ts';
 export { pluginRoutes, pluginsDisabled } from './routes.ts';
-export { parseStoreSpec, type StoreSpec } from './store-spec.ts';
 export type {
   PluginDetails,
   PluginInstallOptions,
@@ -30,6 +29,7 @@ export type {
   RegistryEntry,
 } from './store.ts';
 export { PluginStore } from './store.ts';
+export { parseStoreSpec, type StoreSpec } from './store-spec.ts';
 export type {
   PluginPolicy,
   PluginRuntimeStats,

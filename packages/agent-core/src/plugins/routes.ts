@@ -37,9 +37,7 @@ const noCollectorLink = () =>
   );
 
 /** `source` (an absolute path) or `store` (name[@version] in the collector's plugin store). */
-function installSourceOf(
-  body: Record<string, unknown>,
-): { source: string } | { store: StoreSpec } {
+function installSourceOf(body: Record<string, unknown>): { source: string } | { store: StoreSpec } {
   const { source, store } = body;
   if (store !== undefined) {
     if (source !== undefined) throw badRequest('/v1/plugins/install: give source or store, not both');

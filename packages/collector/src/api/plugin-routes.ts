@@ -72,11 +72,7 @@ export function registerPluginRoutes(app: Api, options: PluginRouteOptions): voi
     plugins: (await store.fleet.listPluginPackages()).map(packageView),
   }));
 
-  app.get<Package>(
-    '/api/v1/plugin/store/:name/:version',
-    { onRequest: authenticateAdmin },
-    download,
-  );
+  app.get<Package>('/api/v1/plugin/store/:name/:version', { onRequest: authenticateAdmin }, download);
 
   app.delete<Package>(
     '/api/v1/plugin/store/:name/:version',
@@ -136,11 +132,7 @@ export function registerPluginRoutes(app: Api, options: PluginRouteOptions): voi
     const name = query.name as string | undefined;
     return { plugins: (await store.fleet.listPluginPackages(name)).map(packageView) };
   });
-  app.get<Package>(
-    '/api/v1/agent/plugins/:name/:version',
-    { onRequest: authenticateAgent },
-    download,
-  );
+  app.get<Package>('/api/v1/agent/plugins/:name/:version', { onRequest: authenticateAgent }, download);
 }
 
 /** The .tgz as uploaded; the headers let a client verify it without unpacking. */

@@ -26,7 +26,9 @@ interface ServeFlags {
 export async function runCli(argv: readonly string[]): Promise<number> {
   let exitCode = EXIT_OK;
   const program = new Command('outpost-collector')
-    .description('Outpost collector: registers agents, stores their data, serves it back')
+    .description(
+      'Outpost collector: registers agents, stores and forwards their data, steers the fleet, raises alerts',
+    )
     .version(packageJson.version)
     .exitOverride()
     .configureOutput({ writeErr: (text) => process.stderr.write(text) });

@@ -5,12 +5,7 @@ import { type DeliveredCommand, deliveredView } from './commands.ts';
 import { desiredConfig } from './configs.ts';
 import { agentRevoked, notFound } from './errors.ts';
 import { effectiveLabels, type Labels } from './labels.ts';
-import {
-  type DesiredPlugin,
-  desiredPlugins,
-  pluginPackagesByKey,
-  pluginsDigest,
-} from './plugins.ts';
+import { type DesiredPlugin, desiredPlugins, pluginPackagesByKey, pluginsDigest } from './plugins.ts';
 
 export type AgentState = 'online' | 'degraded' | 'offline' | 'revoked';
 

@@ -16,4 +16,3 @@ export const forbiddenAgent = (what: string) =>
 export const notFound = (message: string) => new OutpostError('E_NOT_FOUND', message);
 
 export const badFleetBody = (message: string) => new OutpostError('E_BAD_BODY', message);
-

@@ -6,9 +6,9 @@ type AgentInfo = Pick<StoredAgent, 'id' | 'hostname' | 'labels'>;
 export function toNdjson(records: readonly StoredRecord[], agents: ReadonlyMap<string, AgentInfo>): string {
   let out = '';
   for (const r of records) {
-    const hostname = agents.get(r.agentId)?.hostname ?? null;
-    // agentId set first so the spread keeps it ahead of hostname in the output.
-    out += `${JSON.stringify({ id: r.id, agentId: r.agentId, hostname, ...recordView(r) })}\n`;
+    const { agentId, ...rest } = recordView(r);
+    const hostname = agents.get(agentId)?.hostname ?? null;
+    out += `${JSON.stringify({ id: r.id, agentId, hostname, ...rest })}\n`;
   }
   return out;
 }

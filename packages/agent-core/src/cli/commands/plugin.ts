@@ -107,7 +107,8 @@ function table(rows: string[][]): string {
 }
 
 function renderList(plugins: PluginStatus[]): string {
-  if (plugins.length === 0) return 'no plugins installed (agentctl plugin install <dir|file.tgz|name@version>)\n';
+  if (plugins.length === 0)
+    return 'no plugins installed (agentctl plugin install <dir|file.tgz|name@version>)\n';
   const rows = [
     ['NAME', 'VERSION', 'STATE', 'CAPABILITIES', 'CALLS', 'ERRORS', 'RESTARTS', 'IN', 'OUT', 'CPU', 'HEAP'],
     ...plugins.map((p) => [
@@ -197,7 +198,8 @@ async function installSource(
   if ((await fs.stat(absolute).catch(() => undefined)) !== undefined) return { source: absolute };
   const packageFile = /\.(tgz|tar\.gz)$/.test(source);
   if (!packageFile && parseStoreSpec(source) !== null) return { store: source };
-  if (packageFile || source.startsWith('.') || source.includes(path.sep)) throw new OutpostError('E_PLUGIN_INSTALL', `${absolute}: no such file or directory`);
+  if (packageFile || source.startsWith('.') || source.includes(path.sep))
+    throw new OutpostError('E_PLUGIN_INSTALL', `${absolute}: no such file or directory`);
   return usage(
     `"${source}" is neither an existing plugin dir or .tgz nor a store spec name[@version] (e.g. http-check@1.2.0)`,
   );
