@@ -321,6 +321,25 @@ shutdown:
 ${options.extra ?? ''}`;
 }
 
+/**
+ * An agent on agentYaml enrolled with `collector`, its state under <dir>/agent, killed when the
+ * test ends.
+ */
+export async function startEnrolledAgent(
+  t: TestContext,
+  dir: string,
+  collector: RunningCollector,
+  options: { inputs?: boolean; extra?: string } = {},
+): Promise<RunningAgent> {
+  const agent = await startAgent(
+    dir,
+    agentYaml({ url: collector.url, stateDir: join(dir, 'agent'), ...options }),
+    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
+  );
+  t.after(() => agent.proc.stop('SIGKILL'));
+  return agent;
+}
+
 export interface Fleet {
   collector: RunningCollector;
   agent: RunningAgent;
@@ -349,12 +368,7 @@ export async function startFleet(
     return collector;
   };
   const collector = await start();
-  const agent = await startAgent(
-    dir,
-    agentYaml({ url: collector.url, stateDir: join(dir, 'agent'), inputs: options.inputs ?? false }),
-    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
-  );
-  t.after(() => agent.proc.stop('SIGKILL'));
+  const agent = await startEnrolledAgent(t, dir, collector, { inputs: options.inputs ?? false });
   const { id: agentId } = await waitFor('the agent to be online', async () => {
     const { agents } = await collector.api<{ agents: Array<{ id: string; state: string }> }>(
       '/api/v1/agents',

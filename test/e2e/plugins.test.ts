@@ -15,6 +15,7 @@ import {
   type RunningCollector,
   startAgent,
   startCollector,
+  startEnrolledAgent,
   tempDir,
   waitFor,
 } from './harness.ts';
@@ -71,18 +72,11 @@ test('plugins: agentctl plugin new -> pack -> install on a running agent; its re
   assert.equal(tried.code, 0, tried.stderr);
   assert.match(tried.stdout, /^log +hello_edge\.greeting yo #1$/m);
 
-  const agent = await startAgent(
-    dir.path,
-    agentYaml({
-      url: collector.url,
-      stateDir: join(dir.path, 'agent'),
-      inputs: false,
-      // The scaffold collects every 10 s; the override makes it 1 s here.
-      extra: 'plugins:\n  overrides:\n    hello-edge:\n      interval: 1s\n',
-    }),
-    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
-  );
-  t.after(() => agent.proc.stop('SIGKILL'));
+  const agent = await startEnrolledAgent(t, dir.path, collector, {
+    inputs: false,
+    // The scaffold collects every 10 s; the override makes it 1 s here.
+    extra: 'plugins:\n  overrides:\n    hello-edge:\n      interval: 1s\n',
+  });
   const socket = ['--socket', agent.socket];
   const agentId = await agentIdOf(agent.socket);
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { agentctl, agentYaml, repoRoot, startAgent, startCollector, tempDir, waitFor } from './harness.ts';
+import { agentctl, repoRoot, startCollector, startEnrolledAgent, tempDir, waitFor } from './harness.ts';
 
 /** Runs `agentctl tap ...` in the background and collects its output until it exits. */
 function tap(args: string[]): { output: () => string; exited: Promise<number | null> } {
@@ -28,23 +28,16 @@ test('agentctl tap shows records before and after a redacting processor', async 
   using dir = tempDir('tap');
   const collector = await startCollector(join(dir.path, 'collector'));
   t.after(() => collector.proc.stop('SIGKILL'));
-  const agent = await startAgent(
-    dir.path,
-    agentYaml({
-      url: collector.url,
-      stateDir: join(dir.path, 'agent'),
-      inputs: false,
-      extra: `processors:
+  const agent = await startEnrolledAgent(t, dir.path, collector, {
+    inputs: false,
+    extra: `processors:
   - type: transform
     name: redact-tokens
     redact:
       - pattern: 'token=\\w+'
         replacement: token=[REDACTED]
 `,
-    }),
-    { OUTPOST_ENROLLMENT_TOKEN: collector.enrollmentToken },
-  );
-  t.after(() => agent.proc.stop('SIGKILL'));
+  });
   const socket = ['--socket', agent.socket];
 
   const before = tap(['--stage', 'input', '--kind', 'log', '--count', '1', '--json', ...socket]);
