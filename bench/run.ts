@@ -1,10 +1,12 @@
 /**
  * `pnpm bench`: runs every benchmark of the project (bench/*.bench.ts and packages/* /bench/*.bench.ts),
  * one process each so they do not disturb one another, prints a table and writes
- * bench/results/<date>.json for later runs to be compared with.
+ * bench/results/<date>.json for later runs to be compared with. `pnpm bench crash plugins` runs only
+ * the files whose path contains one of the words and updates their entries in that day's file,
+ * keeping the others (each entry says when it was measured).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import type { Figures } from './report.ts';
@@ -67,20 +69,15 @@ for (const file of benchFiles()) {
   const t0 = performance.now();
   const { results, code } = await run(file);
   if (code !== 0) failed.push(`${name} (exit ${code})`);
-  for (const r of results)
-    all[r.name] = { ...r.figures, seconds: Math.round((performance.now() - t0) / 100) / 10 };
+  for (const r of results) {
+    all[r.name] = {
+      ...r.figures,
+      seconds: Math.round((performance.now() - t0) / 100) / 10,
+      measured_at: new Date().toISOString(),
+    };
+  }
 }
-
-// Figures that only make sense across benchmarks of the same run.
-const e2e = all.e2e?.end_to_end_per_s;
-const floor = all.floor?.floor_per_s;
-if (typeof e2e === 'number' && typeof floor === 'number') {
-  all.summary = {
-    end_to_end_per_s: e2e,
-    floor_per_s: floor,
-    ratio_to_floor: Number((e2e / floor).toFixed(3)),
-  };
-}
+const ran = benchFiles().map((file) => relative(root, file));
 
 process.stdout.write('\nbenchmark   figure                          value\n');
 for (const [bench, figures] of Object.entries(all)) {
@@ -94,24 +91,44 @@ for (const [bench, figures] of Object.entries(all)) {
 const stamp = started.toISOString().slice(0, 10);
 const out = join(root, 'bench', 'results', `${stamp}.json`);
 mkdirSync(dirname(out), { recursive: true });
-writeFileSync(
-  out,
-  `${JSON.stringify(
-    {
-      date: started.toISOString(),
-      machine: {
-        cpus: os.cpus().length,
-        cpu: os.cpus()[0]?.model,
-        memGiB: Math.round(os.totalmem() / 2 ** 30),
-        node: process.version,
-      },
-      results: all,
-      failed,
-    },
-    null,
-    2,
-  )}\n`,
-);
+interface ResultsFile {
+  date: string;
+  machine: Record<string, unknown>;
+  results: Record<string, Figures>;
+  failed: string[];
+  partial_runs?: Array<{ date: string; benches: string[] }>;
+}
+// A filtered run updates the day's file: what it ran replaces the old entries, the rest stays.
+const earlier: ResultsFile | null =
+  only.length > 0 && existsSync(out) ? (JSON.parse(readFileSync(out, 'utf8')) as ResultsFile) : null;
+const merged: ResultsFile = {
+  date: earlier?.date ?? started.toISOString(),
+  machine: {
+    cpus: os.cpus().length,
+    cpu: os.cpus()[0]?.model,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+  },
+  results: { ...earlier?.results, ...all },
+  failed: [...(earlier?.failed.filter((f) => !ran.some((name) => f.startsWith(name))) ?? []), ...failed],
+  ...(only.length > 0 && {
+    partial_runs: [...(earlier?.partial_runs ?? []), { date: started.toISOString(), benches: ran }],
+  }),
+};
+// Figures that only make sense across benchmarks measured on the same day's machine state.
+const e2e = merged.results.e2e?.end_to_end_per_s;
+const floor = merged.results.floor?.floor_per_s;
+if (typeof e2e === 'number' && typeof floor === 'number') {
+  merged.results.summary = {
+    end_to_end_per_s: e2e,
+    floor_per_s: floor,
+    ratio_to_floor: Number((e2e / floor).toFixed(3)),
+  };
+  process.stdout.write(
+    `${'summary'.padEnd(11)} ${'ratio_to_floor'.padEnd(31)} ${merged.results.summary.ratio_to_floor}\n`,
+  );
+}
+writeFileSync(out, `${JSON.stringify(merged, null, 2)}\n`);
 process.stdout.write(`\nwritten to ${relative(root, out)}\n`);
 if (failed.length > 0) {
   process.stderr.write(`failed: ${failed.join(', ')}\n`);
