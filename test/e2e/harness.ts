@@ -115,6 +115,9 @@ export interface RunningCollector {
 export type ApiAnswer = Record<string, unknown> & { error?: { code: string; message: string } };
 
 /** `extraArgs` go to `outpost-collector serve`, e.g. ['--config', file]. */
+/** A collector that does not answer within this is hung: fail the test instead of keeping it alive. */
+const API_TIMEOUT_MS = 30_000;
+
 export async function startCollector(
   dataDir: string,
   listen = '127.0.0.1:0',
@@ -129,7 +132,11 @@ export async function startCollector(
     dataDir,
     ...extraArgs,
   ]);
-  const line = await proc.logLine('collector listening');
+  // A collector that never says it listens is not the caller's to stop: it has no handle on it yet.
+  const line = await proc.logLine('collector listening').catch(async (err: unknown) => {
+    await proc.stop('SIGKILL');
+    throw err;
+  });
   const adminToken = readFileSync(String(line.adminTokenFile), 'utf8').trim();
   const enrollmentToken = readFileSync(String(line.enrollmentTokenFile), 'utf8').trim();
   const url = String(line.url);
@@ -139,7 +146,10 @@ export async function startCollector(
     adminToken,
     enrollmentToken,
     async api<T>(path: string): Promise<T> {
-      const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${adminToken}` } });
+      const res = await fetch(`${url}${path}`, {
+        headers: { authorization: `Bearer ${adminToken}` },
+        signal: AbortSignal.timeout(API_TIMEOUT_MS),
+      });
       if (!res.ok) throw new Error(`GET ${path} answered ${res.status}: ${await res.text()}`);
       return (await res.json()) as T;
     },
@@ -148,6 +158,7 @@ export async function startCollector(
         method,
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(API_TIMEOUT_MS),
       });
       return { status: res.status, body: (await res.json()) as ApiAnswer };
     },
