@@ -170,8 +170,8 @@ log:
     control: { socket: '/run/outpost/agent.sock' },
     log: { level: 'debug', format: 'auto' },
     metrics: { listen: null },
-    service: { memory_max: 256 * 1024 ** 2, cpu_quota: 20 },
-    limits: { cpu_percent: 15, memory: 200 * 1024 ** 2, interval: 5000 },
+    service: { memory_max: 512 * 1024 ** 2, cpu_quota: 20 },
+    limits: { cpu_percent: 15, memory: 384 * 1024 ** 2, interval: 5000 },
     plugins: {
       enabled: true,
       dir: '/srv/outpost/plugins',
@@ -382,7 +382,7 @@ test('config: an explicit file that does not exist names the path', async () => 
 test('config: limits take a percent and a size, "none" switches one off, bad values are named', () => {
   assert.deepEqual(parseConfig('', { path: FILE, env: {} }).config.limits, {
     cpu_percent: 15,
-    memory: 200 * 1024 ** 2,
+    memory: 384 * 1024 ** 2,
     interval: 5000,
   });
   const off = parseConfig('limits:\n  cpu_percent: none\n  memory: 1GiB\n  interval: 1s\n', {
@@ -396,7 +396,7 @@ test('config: limits take a percent and a size, "none" switches one off, bad val
       const byKey = new Map(err.issues.map((i) => [i.key, i]));
       assert.match(byKey.get('limits.cpu_percent')?.message ?? '', /percent of one core.*got 0.*"none"/);
       assert.equal(byKey.get('limits.cpu_percent')?.line, 2);
-      assert.match(byKey.get('limits.memory')?.message ?? '', /size like "200MiB", got "lots"/);
+      assert.match(byKey.get('limits.memory')?.message ?? '', /size like "384MiB", got "lots"/);
       return true;
     },
   );

@@ -505,10 +505,11 @@ export function configSchema(defaults: SchemaDefaults) {
     }).prefault({}),
     metrics: strict({ listen: metricsListen }).prefault({}),
     service: strict({
-      memory_max: orNull(size('256MiB', '32MiB', '1TiB')),
+      memory_max: orNull(size('512MiB', '32MiB', '1TiB')),
       cpu_quota: orNull(cpuQuota('20%')),
     }).prefault({}),
-    // Below the unit's defaults (CPUQuota 20%, MemoryMax 256MiB) so load is shed before systemd acts.
+    // Below the unit's defaults (CPUQuota 20%, MemoryMax 512MiB) so load is shed before systemd acts;
+    // the memory limit is the daemon's own RSS, and the plugin host shares the unit's MemoryMax.
     limits: strict({
       cpu_percent: orNone(
         z
@@ -521,7 +522,7 @@ export function configSchema(defaults: SchemaDefaults) {
           })
           .prefault(15),
       ),
-      memory: orNone(size('200MiB', '16MiB', '1TiB')),
+      memory: orNone(size('384MiB', '16MiB', '1TiB')),
       interval: duration('5s', '100ms', '1h'),
     }).prefault({}),
     processors: processorsSchema,
