@@ -49,7 +49,7 @@ plugins:
   const socket = ['--socket', agent.socket];
   const plugin = join(repoRoot, 'examples/plugins/hello-collector');
   const installed = await agentctl(['plugin', 'install', plugin, ...socket]);
-  assert.equal(installed.code, 0, installed.stderr);
+  assert.equal(installed.code, 0, `${installed.stdout}${installed.stderr}`);
 
   const json = await waitFor('top --json to show system records and plugin calls', async () => {
     const out = await agentctl(['top', '--json', '--interval', '1.2', ...socket]);
@@ -152,7 +152,7 @@ test('an agent over its memory limit slows its inputs, then pauses its plugin; e
   // A plugin that starts running is the heaviest one: the last step pauses it.
   const plugin = join(repoRoot, 'examples/plugins/hello-collector');
   const installed = await agentctl(['plugin', 'install', plugin, ...socket]);
-  assert.equal(installed.code, 0, installed.stderr);
+  assert.equal(installed.code, 0, `${installed.stdout}${installed.stderr}`);
   await agent.proc.logLine('resource guard: over the limits, paused plugin hello-collector');
   const paused = await waitFor('top to show the plugin paused', async () => {
     const view = JSON.parse((await agentctl(['top', '--json', '-i', '0.3', ...socket])).stdout) as TopView;

@@ -353,7 +353,11 @@ export function registerPluginCommands(program: Command, ctx: CliContext): void 
       out(`installed ${done.name}@${done.version}: ${done.state}\n`);
       if (!done.enabled) {
         out(`it needs config first: agentctl plugin config show ${done.name}, then config set and enable\n`);
-      } else if (done.state !== 'running' && done.state !== 'starting') {
+      } else if (done.state === 'paused') {
+        out(
+          `${done.name} is paused by the resource guard; it starts when the agent is back under its limits\n`,
+        );
+      } else if (!isUp(done.state)) {
         out(`${done.name} did not start: ${done.reason ?? done.lastError ?? done.state}\n`);
         process.exitCode = 1;
       }
@@ -389,8 +393,7 @@ export function registerPluginCommands(program: Command, ctx: CliContext): void 
         out(
           `${status.name}@${status.version}: ${status.state}${status.reason ? ` (${status.reason})` : ''}\n`,
         );
-        if (verb !== 'disable' && status.state !== 'running' && status.state !== 'starting')
-          process.exitCode = 1;
+        if (verb !== 'disable' && !isUp(status.state) && status.state !== 'paused') process.exitCode = 1;
       });
   }
 
@@ -456,4 +459,9 @@ export function registerPluginCommands(program: Command, ctx: CliContext): void 
       if (lines.length === 0) out(`${name} has logged nothing since the agent started\n`);
       for (const line of lines) out(renderLog(line));
     });
+}
+
+/** Installed and loaded, or loading; `paused` (resource guard) is neither up nor a failure. */
+function isUp(state: PluginStatus['state']): boolean {
+  return state === 'running' || state === 'starting';
 }
