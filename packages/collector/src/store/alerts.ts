@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import { transactionEnded } from './errors.ts';
 import { type RecordRow, toRecord } from './record-row.ts';
 import type { SerializedRun } from './section.ts';
+import { StatementCache } from './statements.ts';
 import type { Attrs, RecordKind, StoredRecord } from './types.ts';
 import { page, Where } from './where.ts';
 
@@ -271,11 +272,13 @@ interface OutboxRow {
 
 export class SqliteAlertStore implements AlertStore {
   readonly #db: Database.Database;
+  readonly #sql: StatementCache;
   readonly #run: SerializedRun;
   readonly #patterns = new Map<string, RegExp>();
 
   constructor(db: Database.Database, run: SerializedRun) {
     this.#db = db;
+    this.#sql = new StatementCache(db);
     this.#run = run;
     // SQLite has no regex of its own; PostgreSQL would use `~`.
     db.function('outpost_regexp', { deterministic: true }, (pattern, text) => {
@@ -292,21 +295,21 @@ export class SqliteAlertStore implements AlertStore {
 
   listRules(): Promise<StoredRule[]> {
     return this.#run(() =>
-      (this.#db.prepare('SELECT * FROM alert_rules ORDER BY created_at, id').all() as RuleRow[]).map(toRule),
+      (this.#sql.get('SELECT * FROM alert_rules ORDER BY created_at, id').all() as RuleRow[]).map(toRule),
     );
   }
 
   getRule(id: string): Promise<StoredRule | undefined> {
     return this.#run(() => {
-      const row = this.#db.prepare('SELECT * FROM alert_rules WHERE id = ?').get(id) as RuleRow | undefined;
+      const row = this.#sql.get('SELECT * FROM alert_rules WHERE id = ?').get(id) as RuleRow | undefined;
       return row && toRule(row);
     });
   }
 
   putRule(rule: StoredRule): Promise<void> {
     return this.#run(() => {
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           `INSERT INTO alert_rules (id, name, spec, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET name = excluded.name, spec = excluded.spec, updated_at = excluded.updated_at`,
         )
@@ -317,8 +320,8 @@ export class SqliteAlertStore implements AlertStore {
   deleteRule(id: string): Promise<boolean> {
     return this.#run(() =>
       this.#db.transaction(() => {
-        this.#db.prepare('DELETE FROM alerts WHERE rule_id = ?').run(id);
-        return this.#db.prepare('DELETE FROM alert_rules WHERE id = ?').run(id).changes > 0;
+        this.#sql.get('DELETE FROM alerts WHERE rule_id = ?').run(id);
+        return this.#sql.get('DELETE FROM alert_rules WHERE id = ?').run(id).changes > 0;
       })(),
     );
   }
@@ -329,7 +332,7 @@ export class SqliteAlertStore implements AlertStore {
         .add('state = @state', 'state', filter.state)
         .add('rule_id = @ruleId', 'ruleId', filter.ruleId);
       const sql = `SELECT * FROM alerts ${where} ORDER BY since DESC, key`;
-      return (this.#db.prepare(sql).all(where.params) as AlertRow[]).map(toAlert);
+      return (this.#sql.get(sql).all(where.params) as AlertRow[]).map(toAlert);
     });
   }
 
@@ -344,7 +347,7 @@ export class SqliteAlertStore implements AlertStore {
         .add('at < @until', 'until', query.until)
         .add('id < @before', 'before', query.before);
       const sql = `SELECT * FROM alert_transitions ${where} ORDER BY id DESC LIMIT @limit`;
-      const rows = this.#db.prepare(sql).all(where.params) as TransitionRow[];
+      const rows = this.#sql.get(sql).all(where.params) as TransitionRow[];
       const { items, more } = page(rows, query.limit, toTransition);
       return { transitions: items, more };
     });
@@ -353,7 +356,7 @@ export class SqliteAlertStore implements AlertStore {
   listChannels(): Promise<StoredChannel[]> {
     return this.#run(() =>
       (
-        this.#db.prepare('SELECT * FROM notify_channels ORDER BY created_at, id').all() as Array<{
+        this.#sql.get('SELECT * FROM notify_channels ORDER BY created_at, id').all() as Array<{
           id: string;
           spec: string;
           created_at: number;
@@ -364,8 +367,8 @@ export class SqliteAlertStore implements AlertStore {
 
   putChannel(channel: StoredChannel): Promise<void> {
     return this.#run(() => {
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           `INSERT INTO notify_channels (id, spec, created_at) VALUES (?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET spec = excluded.spec`,
         )
@@ -374,13 +377,13 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   deleteChannel(id: string): Promise<boolean> {
-    return this.#run(() => this.#db.prepare('DELETE FROM notify_channels WHERE id = ?').run(id).changes > 0);
+    return this.#run(() => this.#sql.get('DELETE FROM notify_channels WHERE id = ?').run(id).changes > 0);
   }
 
   listSilences(): Promise<Silence[]> {
     return this.#run(() =>
       (
-        this.#db.prepare('SELECT * FROM silences ORDER BY created_at, id').all() as Array<{
+        this.#sql.get('SELECT * FROM silences ORDER BY created_at, id').all() as Array<{
           id: string;
           matchers: string;
           comment: string;
@@ -399,8 +402,8 @@ export class SqliteAlertStore implements AlertStore {
 
   putSilence(silence: Silence): Promise<void> {
     return this.#run(() => {
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           `INSERT INTO silences (id, matchers, comment, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, comment = excluded.comment,
              expires_at = excluded.expires_at`,
@@ -416,14 +419,14 @@ export class SqliteAlertStore implements AlertStore {
   }
 
   deleteSilence(id: string): Promise<boolean> {
-    return this.#run(() => this.#db.prepare('DELETE FROM silences WHERE id = ?').run(id).changes > 0);
+    return this.#run(() => this.#sql.get('DELETE FROM silences WHERE id = ?').run(id).changes > 0);
   }
 
   dueNotifications(now: number, limit: number): Promise<OutboxItem[]> {
     return this.#run(() =>
       (
-        this.#db
-          .prepare(
+        this.#sql
+          .get(
             `SELECT * FROM notify_outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ?
              ORDER BY next_attempt_at, id LIMIT ?`,
           )
@@ -434,16 +437,16 @@ export class SqliteAlertStore implements AlertStore {
 
   listNotifications(limit: number): Promise<OutboxItem[]> {
     return this.#run(() =>
-      (
-        this.#db.prepare('SELECT * FROM notify_outbox ORDER BY id DESC LIMIT ?').all(limit) as OutboxRow[]
-      ).map(toOutbox),
+      (this.#sql.get('SELECT * FROM notify_outbox ORDER BY id DESC LIMIT ?').all(limit) as OutboxRow[]).map(
+        toOutbox,
+      ),
     );
   }
 
   markDelivered(id: number, at: number): Promise<void> {
     return this.#run(() => {
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           'UPDATE notify_outbox SET delivered_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?',
         )
         .run(at, id);
@@ -452,8 +455,8 @@ export class SqliteAlertStore implements AlertStore {
 
   markRetry(id: number, nextAttemptAt: number, error: string): Promise<void> {
     return this.#run(() => {
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           'UPDATE notify_outbox SET next_attempt_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?',
         )
         .run(nextAttemptAt, error, id);
@@ -462,29 +465,27 @@ export class SqliteAlertStore implements AlertStore {
 
   markFailed(id: number, at: number, error: string): Promise<void> {
     return this.#run(() => {
-      this.#db
-        .prepare(
-          'UPDATE notify_outbox SET failed_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?',
-        )
+      this.#sql
+        .get('UPDATE notify_outbox SET failed_at = ?, attempts = attempts + 1, last_error = ? WHERE id = ?')
         .run(at, error, id);
     });
   }
 
   getCursor(name: string): Promise<number> {
-    return this.#run(() => readCursor(this.#db, name));
+    return this.#run(() => readCursor(this.#sql, name));
   }
 
   setCursor(name: string, lastId: number, at: number): Promise<void> {
-    return this.#run(() => writeCursor(this.#db, name, lastId, at));
+    return this.#run(() => writeCursor(this.#sql, name, lastId, at));
   }
 
   readRecordsAfter(afterId: number, limit: number, kind?: RecordKind): Promise<StoredRecord[]> {
     return this.#run(() => {
       const rows = (
         kind === undefined
-          ? this.#db.prepare('SELECT * FROM records WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit)
-          : this.#db
-              .prepare('SELECT * FROM records WHERE id > ? AND kind = ? ORDER BY id LIMIT ?')
+          ? this.#sql.get('SELECT * FROM records WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit)
+          : this.#sql
+              .get('SELECT * FROM records WHERE id > ? AND kind = ? ORDER BY id LIMIT ?')
               .all(afterId, kind, limit)
       ) as RecordRow[];
       return rows.map(toRecord);
@@ -493,15 +494,15 @@ export class SqliteAlertStore implements AlertStore {
 
   maxRecordId(): Promise<number> {
     return this.#run(
-      () => (this.#db.prepare('SELECT MAX(id) AS id FROM records').get() as { id: number | null }).id ?? 0,
+      () => (this.#sql.get('SELECT MAX(id) AS id FROM records').get() as { id: number | null }).id ?? 0,
     );
   }
 
   metricAggregates(name: string, from: number, to: number): Promise<MetricAggregate[]> {
     return this.#run(
       () =>
-        this.#db
-          .prepare(
+        this.#sql
+          .get(
             `SELECT agent_id AS agentId, COUNT(*) AS count, AVG(value) AS avg, MIN(value) AS min, MAX(value) AS max,
                (SELECT r2.value FROM records r2 WHERE r2.agent_id = r.agent_id AND r2.name = @name
                   AND r2.ts >= @from AND r2.ts <= @to ORDER BY r2.ts DESC, r2.id DESC LIMIT 1) AS last
@@ -520,8 +521,8 @@ export class SqliteAlertStore implements AlertStore {
   ): Promise<RecordCount[]> {
     return this.#run(
       () =>
-        this.#db
-          .prepare(
+        this.#sql
+          .get(
             `SELECT agent_id AS agentId, COUNT(*) AS count FROM records
              WHERE kind = 'log' AND ts >= @from AND ts <= @to ${name === undefined ? '' : 'AND name = @name'}
                AND outpost_regexp(@pattern, body)
@@ -534,8 +535,8 @@ export class SqliteAlertStore implements AlertStore {
   metricCounts(name: string, from: number, to: number): Promise<RecordCount[]> {
     return this.#run(
       () =>
-        this.#db
-          .prepare(
+        this.#sql
+          .get(
             `SELECT agent_id AS agentId, COUNT(*) AS count FROM records
              WHERE name = ? AND kind = 'metric' AND ts >= ? AND ts <= ? GROUP BY agent_id`,
           )
@@ -546,15 +547,15 @@ export class SqliteAlertStore implements AlertStore {
   rollupNext(limit: number): Promise<number> {
     return this.#run(() =>
       this.#db.transaction(() => {
-        const after = readCursor(this.#db, ROLLUP_CURSOR);
-        const last = this.#db
-          .prepare(
+        const after = readCursor(this.#sql, ROLLUP_CURSOR);
+        const last = this.#sql
+          .get(
             'SELECT MAX(id) AS id, COUNT(*) AS n FROM (SELECT id FROM records WHERE id > ? ORDER BY id LIMIT ?)',
           )
           .get(after, limit) as { id: number | null; n: number };
         if (last.id === null) return 0;
-        this.#db
-          .prepare(
+        this.#sql
+          .get(
             // One row per series: attrs as stored (an agent writes a series' attrs in one key order).
             `INSERT INTO record_rollups (agent_id, name, attrs, hour, unit, source, count, sum, min, max)
              SELECT agent_id, name, attrs, CAST(ts / ${HOUR_MS} AS INTEGER) * ${HOUR_MS}, MAX(unit), MAX(source),
@@ -566,7 +567,7 @@ export class SqliteAlertStore implements AlertStore {
                unit = COALESCE(excluded.unit, unit)`,
           )
           .run(after, last.id);
-        writeCursor(this.#db, ROLLUP_CURSOR, last.id, Date.now());
+        writeCursor(this.#sql, ROLLUP_CURSOR, last.id, Date.now());
         return last.n;
       })(),
     );
@@ -577,10 +578,10 @@ export class SqliteAlertStore implements AlertStore {
       // Never the newest record: SQLite gives the next record MAX(id) + 1, so deleting the newest
       // would hand its id out again, behind every cursor that already passed it.
       const newest =
-        (this.#db.prepare('SELECT MAX(id) AS id FROM records').get() as { id: number | null }).id ?? 0;
-      const rolledUpTo = Math.min(upToId, readCursor(this.#db, ROLLUP_CURSOR), newest - 1);
-      return this.#db
-        .prepare(
+        (this.#sql.get('SELECT MAX(id) AS id FROM records').get() as { id: number | null }).id ?? 0;
+      const rolledUpTo = Math.min(upToId, readCursor(this.#sql, ROLLUP_CURSOR), newest - 1);
+      return this.#sql
+        .get(
           'DELETE FROM records WHERE id IN (SELECT id FROM records WHERE ts < ? AND id <= ? ORDER BY ts, id LIMIT ?)',
         )
         .run(before, rolledUpTo, limit).changes;
@@ -590,8 +591,8 @@ export class SqliteAlertStore implements AlertStore {
   deleteRollupsBefore(before: number, limit: number): Promise<number> {
     return this.#run(
       () =>
-        this.#db
-          .prepare(
+        this.#sql
+          .get(
             `DELETE FROM record_rollups WHERE rowid IN (SELECT rowid FROM record_rollups WHERE hour < ? LIMIT ?)`,
           )
           .run(before, limit).changes,
@@ -619,7 +620,7 @@ export class SqliteAlertStore implements AlertStore {
         });
       }
       const sql = `SELECT * FROM record_rollups ${where} ORDER BY hour, id LIMIT @limit`;
-      const rows = this.#db.prepare(sql).all(where.params) as RollupRow[];
+      const rows = this.#sql.get(sql).all(where.params) as RollupRow[];
       const { items, more } = page(rows, query.limit, toRollup);
       return { rollups: items, more };
     });
@@ -631,7 +632,7 @@ export class SqliteAlertStore implements AlertStore {
         .and("kind = 'metric'")
         .add('agent_id = @agentId', 'agentId', filter.agentId)
         .add('name = @name', 'name', filter.name);
-      const row = this.#db.prepare(`SELECT MIN(ts) AS ts FROM records ${where}`).get(where.params) as {
+      const row = this.#sql.get(`SELECT MIN(ts) AS ts FROM records ${where}`).get(where.params) as {
         ts: number | null;
       };
       return row.ts;
@@ -642,7 +643,7 @@ export class SqliteAlertStore implements AlertStore {
     return this.#run(async () => {
       // BEGIN IMMEDIATE: a deferred transaction that later writes can fail with SQLITE_BUSY without waiting.
       this.#db.exec('BEGIN IMMEDIATE');
-      const tx = new SqliteAlertTransaction(this.#db);
+      const tx = new SqliteAlertTransaction(this.#sql);
       try {
         const result = await fn(tx);
         this.#db.exec('COMMIT');
@@ -658,11 +659,11 @@ export class SqliteAlertStore implements AlertStore {
 }
 
 class SqliteAlertTransaction implements AlertTransaction {
-  readonly #db: Database.Database;
+  readonly #sql: StatementCache;
   #active = true;
 
-  constructor(db: Database.Database) {
-    this.#db = db;
+  constructor(sql: StatementCache) {
+    this.#sql = sql;
   }
 
   end(): void {
@@ -671,14 +672,14 @@ class SqliteAlertTransaction implements AlertTransaction {
 
   async getAlert(key: string): Promise<AlertInstance | undefined> {
     this.#assertActive();
-    const row = this.#db.prepare('SELECT * FROM alerts WHERE key = ?').get(key) as AlertRow | undefined;
+    const row = this.#sql.get('SELECT * FROM alerts WHERE key = ?').get(key) as AlertRow | undefined;
     return row && toAlert(row);
   }
 
   async putAlert(alert: AlertInstance): Promise<void> {
     this.#assertActive();
-    this.#db
-      .prepare(
+    this.#sql
+      .get(
         `INSERT INTO alerts (key, rule_id, name, labels, state, value, since, updated_at, source)
          VALUES (@key, @ruleId, @name, @labels, @state, @value, @since, @updatedAt, @source)
          ON CONFLICT (key) DO UPDATE SET rule_id = excluded.rule_id, name = excluded.name, labels = excluded.labels,
@@ -691,8 +692,8 @@ class SqliteAlertTransaction implements AlertTransaction {
   async addTransition(t: NewTransition): Promise<number> {
     this.#assertActive();
     return Number(
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           `INSERT INTO alert_transitions (alert_key, rule_id, name, from_state, to_state, at, value, labels, source)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         )
@@ -704,8 +705,8 @@ class SqliteAlertTransaction implements AlertTransaction {
   async enqueueNotification(n: NewNotification): Promise<boolean> {
     this.#assertActive();
     return (
-      this.#db
-        .prepare(
+      this.#sql
+        .get(
           `INSERT INTO notify_outbox (channel_id, alert_key, dedup_key, payload, next_attempt_at, created_at)
            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (channel_id, dedup_key) DO NOTHING`,
         )
@@ -716,20 +717,20 @@ class SqliteAlertTransaction implements AlertTransaction {
   async lastNotificationAt(channelId: string, alertKey: string): Promise<number | null> {
     this.#assertActive();
     return (
-      this.#db
-        .prepare('SELECT MAX(created_at) AS at FROM notify_outbox WHERE channel_id = ? AND alert_key = ?')
+      this.#sql
+        .get('SELECT MAX(created_at) AS at FROM notify_outbox WHERE channel_id = ? AND alert_key = ?')
         .get(channelId, alertKey) as { at: number | null }
     ).at;
   }
 
   async getCursor(name: string): Promise<number> {
     this.#assertActive();
-    return readCursor(this.#db, name);
+    return readCursor(this.#sql, name);
   }
 
   async setCursor(name: string, lastId: number, at: number): Promise<void> {
     this.#assertActive();
-    writeCursor(this.#db, name, lastId, at);
+    writeCursor(this.#sql, name, lastId, at);
   }
 
   #assertActive(): void {
@@ -775,18 +776,20 @@ interface RuleRow {
   updated_at: number;
 }
 
-function readCursor(db: Database.Database, name: string): number {
-  const row = db.prepare('SELECT last_id FROM sink_cursors WHERE sink = ?').get(name) as
+function readCursor(sql: StatementCache, name: string): number {
+  const row = sql.get('SELECT last_id FROM sink_cursors WHERE sink = ?').get(name) as
     | { last_id: number }
     | undefined;
   return row?.last_id ?? 0;
 }
 
-function writeCursor(db: Database.Database, name: string, lastId: number, at: number): void {
-  db.prepare(
-    `INSERT INTO sink_cursors (sink, last_id, updated_at) VALUES (?, ?, ?)
+function writeCursor(sql: StatementCache, name: string, lastId: number, at: number): void {
+  sql
+    .get(
+      `INSERT INTO sink_cursors (sink, last_id, updated_at) VALUES (?, ?, ?)
      ON CONFLICT (sink) DO UPDATE SET last_id = MAX(last_id, excluded.last_id), updated_at = excluded.updated_at`,
-  ).run(name, lastId, at);
+    )
+    .run(name, lastId, at);
 }
 
 function toRule(row: RuleRow): StoredRule {

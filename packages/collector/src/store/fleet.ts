@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { SerializedRun } from './section.ts';
+import { StatementCache } from './statements.ts';
 
 export interface NewEnrollmentToken {
   id: string;
@@ -257,45 +258,56 @@ const PACKAGE_COLUMNS = 'name, version, sha256, package_sha256, manifest, size, 
 export class SqliteFleetStore implements FleetStore {
   readonly #db: Database.Database;
   readonly #run: SerializedRun;
-  readonly #statements: Map<string, Database.Statement> = new Map();
+  readonly #sql: StatementCache;
 
   constructor(db: Database.Database, run: SerializedRun) {
     this.#db = db;
+    this.#sql = new StatementCache(db);
     this.#run = run;
   }
 
   createEnrollmentToken(token: NewEnrollmentToken): Promise<void> {
     return this.#run(() => {
-      this.#sql(
-        `INSERT INTO enrollment_tokens (id, secret_sha256, description, created_at, expires_at, max_uses)
+      this.#sql
+        .get(
+          `INSERT INTO enrollment_tokens (id, secret_sha256, description, created_at, expires_at, max_uses)
          VALUES (@id, @secretSha256, @description, @createdAt, @expiresAt, @maxUses)`,
-      ).run(token);
+        )
+        .run(token);
     });
   }
 
   getEnrollmentToken(id: string): Promise<EnrollmentToken | undefined> {
     return this.#run(() => {
-      const row = this.#sql('SELECT * FROM enrollment_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+      const row = this.#sql.get('SELECT * FROM enrollment_tokens WHERE id = ?').get(id) as
+        | TokenRow
+        | undefined;
       return row && toToken(row);
     });
   }
 
   listEnrollmentTokens(): Promise<EnrollmentToken[]> {
     return this.#run(() =>
-      (this.#sql('SELECT * FROM enrollment_tokens ORDER BY created_at, id').all() as TokenRow[]).map(toToken),
+      (this.#sql.get('SELECT * FROM enrollment_tokens ORDER BY created_at, id').all() as TokenRow[]).map(
+        toToken,
+      ),
     );
   }
 
   useEnrollmentToken(id: string, now: number): Promise<TokenUse> {
     return this.#run(() => {
       // One conditional UPDATE: two registrations racing for the last use cannot both get it.
-      const counted = this.#sql(
-        `UPDATE enrollment_tokens SET uses = uses + 1
+      const counted = this.#sql
+        .get(
+          `UPDATE enrollment_tokens SET uses = uses + 1
          WHERE id = @id AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > @now)
            AND (max_uses IS NULL OR uses < max_uses)`,
-      ).run({ id, now }).changes;
+        )
+        .run({ id, now }).changes;
       if (counted > 0) return 'ok';
-      const row = this.#sql('SELECT * FROM enrollment_tokens WHERE id = ?').get(id) as TokenRow | undefined;
+      const row = this.#sql.get('SELECT * FROM enrollment_tokens WHERE id = ?').get(id) as
+        | TokenRow
+        | undefined;
       if (!row) return 'unknown';
       if (row.revoked_at !== null) return 'revoked';
       if (row.expires_at !== null && row.expires_at <= now) return 'expired';
@@ -306,18 +318,17 @@ export class SqliteFleetStore implements FleetStore {
   revokeEnrollmentToken(id: string, now: number): Promise<boolean> {
     return this.#run(
       () =>
-        this.#sql('UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL').run(
-          now,
-          id,
-        ).changes > 0,
+        this.#sql
+          .get('UPDATE enrollment_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+          .run(now, id).changes > 0,
     );
   }
 
   getAgentState(agentId: string): Promise<AgentFleetState | undefined> {
     return this.#run(() => {
-      const row = this.#sql(
-        'SELECT id, hostname, revoked_at, admin_labels, remote_address FROM agents WHERE id = ?',
-      ).get(agentId) as AgentStateRow | undefined;
+      const row = this.#sql
+        .get('SELECT id, hostname, revoked_at, admin_labels, remote_address FROM agents WHERE id = ?')
+        .get(agentId) as AgentStateRow | undefined;
       return row && toAgentState(row);
     });
   }
@@ -325,25 +336,29 @@ export class SqliteFleetStore implements FleetStore {
   listAgentStates(): Promise<AgentFleetState[]> {
     return this.#run(() =>
       (
-        this.#sql(
-          'SELECT id, hostname, revoked_at, admin_labels, remote_address FROM agents ORDER BY registered_at, id',
-        ).all() as AgentStateRow[]
+        this.#sql
+          .get(
+            'SELECT id, hostname, revoked_at, admin_labels, remote_address FROM agents ORDER BY registered_at, id',
+          )
+          .all() as AgentStateRow[]
       ).map(toAgentState),
     );
   }
 
   reregisterAgent(agent: Reregistration): Promise<ReregisterOutcome> {
     return this.#run(() => {
-      const row = this.#sql('SELECT id, hostname, revoked_at FROM agents WHERE id = ?').get(agent.agentId) as
-        | AgentStateRow
-        | undefined;
+      const row = this.#sql
+        .get('SELECT id, hostname, revoked_at FROM agents WHERE id = ?')
+        .get(agent.agentId) as AgentStateRow | undefined;
       if (!row) return 'unknown';
       if (row.revoked_at !== null) return 'revoked';
       if (row.hostname !== agent.hostname) return 'other_host';
-      this.#sql(
-        `UPDATE agents SET secret_sha256 = @secretSha256, labels = @labels, version = @version
+      this.#sql
+        .get(
+          `UPDATE agents SET secret_sha256 = @secretSha256, labels = @labels, version = @version
          WHERE id = @agentId`,
-      ).run({ ...agent, labels: JSON.stringify(agent.labels) });
+        )
+        .run({ ...agent, labels: JSON.stringify(agent.labels) });
       return 'reissued';
     });
   }
@@ -353,45 +368,44 @@ export class SqliteFleetStore implements FleetStore {
       () =>
         // An empty digest never equals the SHA-256 of any secret, so every credential of the agent
         // fails from this commit on, without the auth path having to look at revoked_at.
-        this.#sql(
-          `UPDATE agents SET revoked_at = ?, secret_sha256 = '' WHERE id = ? AND revoked_at IS NULL`,
-        ).run(now, agentId).changes > 0,
+        this.#sql
+          .get(`UPDATE agents SET revoked_at = ?, secret_sha256 = '' WHERE id = ? AND revoked_at IS NULL`)
+          .run(now, agentId).changes > 0,
     );
   }
 
   setAdminLabels(agentId: string, labels: Record<string, string> | null): Promise<boolean> {
     return this.#run(
       () =>
-        this.#sql('UPDATE agents SET admin_labels = ? WHERE id = ?').run(
-          labels === null ? null : JSON.stringify(labels),
-          agentId,
-        ).changes > 0,
+        this.#sql
+          .get('UPDATE agents SET admin_labels = ? WHERE id = ?')
+          .run(labels === null ? null : JSON.stringify(labels), agentId).changes > 0,
     );
   }
 
   noteRemoteAddress(agentId: string, address: string): Promise<void> {
     return this.#run(() => {
-      this.#sql('UPDATE agents SET remote_address = ? WHERE id = ? AND remote_address IS NOT ?').run(
-        address,
-        agentId,
-        address,
-      );
+      this.#sql
+        .get('UPDATE agents SET remote_address = ? WHERE id = ? AND remote_address IS NOT ?')
+        .run(address, agentId, address);
     });
   }
 
   pushConfig(version: NewConfigVersion): Promise<ConfigVersion> {
     return this.#run(() => {
-      const id = this.#sql(
-        `INSERT INTO config_versions (target, yaml, sha256, comment, created_at, rollback_of)
+      const id = this.#sql
+        .get(
+          `INSERT INTO config_versions (target, yaml, sha256, comment, created_at, rollback_of)
          VALUES (@target, @yaml, @sha256, @comment, @createdAt, @rollbackOf)`,
-      ).run(version).lastInsertRowid;
+        )
+        .run(version).lastInsertRowid;
       return { ...version, version: Number(id) };
     });
   }
 
   getConfigVersion(version: number): Promise<ConfigVersion | undefined> {
     return this.#run(() => {
-      const row = this.#sql('SELECT * FROM config_versions WHERE version = ?').get(version) as
+      const row = this.#sql.get('SELECT * FROM config_versions WHERE version = ?').get(version) as
         | ConfigRow
         | undefined;
       return row && toConfig(row);
@@ -401,11 +415,13 @@ export class SqliteFleetStore implements FleetStore {
   currentConfigs(): Promise<ConfigVersion[]> {
     return this.#run(() =>
       (
-        this.#sql(
-          `SELECT * FROM config_versions WHERE version IN
+        this.#sql
+          .get(
+            `SELECT * FROM config_versions WHERE version IN
              (SELECT MAX(version) FROM config_versions GROUP BY target)
            ORDER BY target`,
-        ).all() as ConfigRow[]
+          )
+          .all() as ConfigRow[]
       ).map(toConfig),
     );
   }
@@ -413,26 +429,29 @@ export class SqliteFleetStore implements FleetStore {
   configHistory(target: string, limit: number): Promise<ConfigVersion[]> {
     return this.#run(() =>
       (
-        this.#sql('SELECT * FROM config_versions WHERE target = ? ORDER BY version DESC LIMIT ?').all(
-          target,
-          limit,
-        ) as ConfigRow[]
+        this.#sql
+          .get('SELECT * FROM config_versions WHERE target = ? ORDER BY version DESC LIMIT ?')
+          .all(target, limit) as ConfigRow[]
       ).map(toConfig),
     );
   }
 
   queueCommand(command: NewCommand): Promise<void> {
     return this.#run(() => {
-      this.#sql(
-        `INSERT INTO agent_commands (id, agent_id, type, args, status, created_at, expires_at)
+      this.#sql
+        .get(
+          `INSERT INTO agent_commands (id, agent_id, type, args, status, created_at, expires_at)
          VALUES (@id, @agentId, @type, @args, 'queued', @createdAt, @expiresAt)`,
-      ).run({ ...command, args: JSON.stringify(command.args) });
+        )
+        .run({ ...command, args: JSON.stringify(command.args) });
     });
   }
 
   getCommand(id: string): Promise<StoredCommand | undefined> {
     return this.#run(() => {
-      const row = this.#sql('SELECT * FROM agent_commands WHERE id = ?').get(id) as CommandRow | undefined;
+      const row = this.#sql.get('SELECT * FROM agent_commands WHERE id = ?').get(id) as
+        | CommandRow
+        | undefined;
       return row && toCommand(row);
     });
   }
@@ -440,9 +459,9 @@ export class SqliteFleetStore implements FleetStore {
   listCommands(agentId: string, limit: number): Promise<StoredCommand[]> {
     return this.#run(() =>
       (
-        this.#sql(
-          'SELECT * FROM agent_commands WHERE agent_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?',
-        ).all(agentId, limit) as CommandRow[]
+        this.#sql
+          .get('SELECT * FROM agent_commands WHERE agent_id = ? ORDER BY created_at DESC, rowid DESC LIMIT ?')
+          .all(agentId, limit) as CommandRow[]
       ).map(toCommand),
     );
   }
@@ -450,18 +469,24 @@ export class SqliteFleetStore implements FleetStore {
   deliverCommands(agentId: string, now: number): Promise<StoredCommand[]> {
     return this.#run(() => {
       const tx = this.#db.transaction(() => {
-        this.#sql(
-          `UPDATE agent_commands SET status = 'expired', finished_at = @now
+        this.#sql
+          .get(
+            `UPDATE agent_commands SET status = 'expired', finished_at = @now
            WHERE agent_id = @agentId AND ${UNFINISHED} AND expires_at <= @now`,
-        ).run({ agentId, now });
-        this.#sql(
-          `UPDATE agent_commands SET status = 'delivered', delivered_at = @now, deliveries = deliveries + 1
+          )
+          .run({ agentId, now });
+        this.#sql
+          .get(
+            `UPDATE agent_commands SET status = 'delivered', delivered_at = @now, deliveries = deliveries + 1
            WHERE agent_id = @agentId AND ${UNFINISHED}`,
-        ).run({ agentId, now });
+          )
+          .run({ agentId, now });
         return (
-          this.#sql(
-            `SELECT * FROM agent_commands WHERE agent_id = ? AND ${UNFINISHED} ORDER BY created_at, rowid`,
-          ).all(agentId) as CommandRow[]
+          this.#sql
+            .get(
+              `SELECT * FROM agent_commands WHERE agent_id = ? AND ${UNFINISHED} ORDER BY created_at, rowid`,
+            )
+            .all(agentId) as CommandRow[]
         ).map(toCommand);
       });
       return tx.immediate();
@@ -470,15 +495,17 @@ export class SqliteFleetStore implements FleetStore {
 
   finishCommand(agentId: string, id: string, result: CommandResult): Promise<FinishOutcome> {
     return this.#run(() => {
-      const row = this.#sql('SELECT agent_id, status FROM agent_commands WHERE id = ?').get(id) as
+      const row = this.#sql.get('SELECT agent_id, status FROM agent_commands WHERE id = ?').get(id) as
         | Pick<CommandRow, 'agent_id' | 'status'>
         | undefined;
       if (!row) return 'unknown';
       if (row.agent_id !== agentId) return 'other_agent';
-      const changed = this.#sql(
-        `UPDATE agent_commands SET status = @status, result = @result, finished_at = @at
+      const changed = this.#sql
+        .get(
+          `UPDATE agent_commands SET status = @status, result = @result, finished_at = @at
          WHERE id = @id AND ${UNFINISHED}`,
-      ).run({ id, status: result.status, result: JSON.stringify(result.result), at: result.at }).changes;
+        )
+        .run({ id, status: result.status, result: JSON.stringify(result.result), at: result.at }).changes;
       return changed > 0 ? 'ok' : 'already_finished';
     });
   }
@@ -487,9 +514,9 @@ export class SqliteFleetStore implements FleetStore {
     const { version, instanceId } = reported;
     return this.#run(() => {
       const tx = this.#db.transaction(() => {
-        const rows = this.#sql(
-          `SELECT * FROM agent_commands WHERE agent_id = ? AND status = 'awaiting_verification'`,
-        ).all(agentId) as CommandRow[];
+        const rows = this.#sql
+          .get(`SELECT * FROM agent_commands WHERE agent_id = ? AND status = 'awaiting_verification'`)
+          .all(agentId) as CommandRow[];
         const settled: StoredCommand[] = [];
         for (const row of rows) {
           const command = toCommand(row);
@@ -505,12 +532,9 @@ export class SqliteFleetStore implements FleetStore {
               : `agent came back running version ${version}, not ${wanted}`,
           };
           const status: CommandStatus = ok ? 'succeeded' : 'failed';
-          this.#sql('UPDATE agent_commands SET status = ?, result = ?, finished_at = ? WHERE id = ?').run(
-            status,
-            JSON.stringify(result),
-            now,
-            row.id,
-          );
+          this.#sql
+            .get('UPDATE agent_commands SET status = ?, result = ?, finished_at = ? WHERE id = ?')
+            .run(status, JSON.stringify(result), now, row.id);
           settled.push({ ...command, status, result, finishedAt: now });
         }
         return settled;
@@ -521,15 +545,16 @@ export class SqliteFleetStore implements FleetStore {
 
   putPluginPackage(info: PluginPackageInfo, data: Uint8Array): Promise<PutPackageOutcome> {
     return this.#run(() => {
-      const existing = this.#sql('SELECT sha256 FROM plugin_packages WHERE name = ? AND version = ?').get(
-        info.name,
-        info.version,
-      ) as { sha256: string } | undefined;
+      const existing = this.#sql
+        .get('SELECT sha256 FROM plugin_packages WHERE name = ? AND version = ?')
+        .get(info.name, info.version) as { sha256: string } | undefined;
       if (existing) return existing.sha256 === info.sha256 ? 'same' : 'conflict';
-      this.#sql(
-        `INSERT INTO plugin_packages (name, version, sha256, package_sha256, manifest, size, uploaded_at, data)
+      this.#sql
+        .get(
+          `INSERT INTO plugin_packages (name, version, sha256, package_sha256, manifest, size, uploaded_at, data)
          VALUES (@name, @version, @sha256, @packageSha256, @manifest, @size, @uploadedAt, @data)`,
-      ).run({ ...info, manifest: JSON.stringify(info.manifest), data: Buffer.from(data) });
+        )
+        .run({ ...info, manifest: JSON.stringify(info.manifest), data: Buffer.from(data) });
       return 'stored';
     });
   }
@@ -538,31 +563,32 @@ export class SqliteFleetStore implements FleetStore {
     return this.#run(() => {
       const rows =
         name === undefined
-          ? this.#sql(
-              `SELECT ${PACKAGE_COLUMNS} FROM plugin_packages ORDER BY name, uploaded_at, rowid`,
-            ).all()
-          : this.#sql(
-              `SELECT ${PACKAGE_COLUMNS} FROM plugin_packages WHERE name = ? ORDER BY uploaded_at, rowid`,
-            ).all(name);
+          ? this.#sql
+              .get(`SELECT ${PACKAGE_COLUMNS} FROM plugin_packages ORDER BY name, uploaded_at, rowid`)
+              .all()
+          : this.#sql
+              .get(
+                `SELECT ${PACKAGE_COLUMNS} FROM plugin_packages WHERE name = ? ORDER BY uploaded_at, rowid`,
+              )
+              .all(name);
       return (rows as PackageRow[]).map(toPackage);
     });
   }
 
   getPluginPackage(name: string, version: string): Promise<PluginPackageInfo | undefined> {
     return this.#run(() => {
-      const row = this.#sql(
-        `SELECT ${PACKAGE_COLUMNS} FROM plugin_packages WHERE name = ? AND version = ?`,
-      ).get(name, version) as PackageRow | undefined;
+      const row = this.#sql
+        .get(`SELECT ${PACKAGE_COLUMNS} FROM plugin_packages WHERE name = ? AND version = ?`)
+        .get(name, version) as PackageRow | undefined;
       return row && toPackage(row);
     });
   }
 
   readPluginPackage(name: string, version: string): Promise<Uint8Array | undefined> {
     return this.#run(() => {
-      const row = this.#sql('SELECT data FROM plugin_packages WHERE name = ? AND version = ?').get(
-        name,
-        version,
-      ) as { data: Buffer } | undefined;
+      const row = this.#sql
+        .get('SELECT data FROM plugin_packages WHERE name = ? AND version = ?')
+        .get(name, version) as { data: Buffer } | undefined;
       return row?.data;
     });
   }
@@ -571,15 +597,14 @@ export class SqliteFleetStore implements FleetStore {
     return this.#run(() => {
       const tx = this.#db.transaction((): RemovePackageOutcome => {
         const targets = (
-          this.#sql(
-            'SELECT target FROM plugin_assignments WHERE name = ? AND version = ? ORDER BY target',
-          ).all(name, version) as Array<{ target: string }>
+          this.#sql
+            .get('SELECT target FROM plugin_assignments WHERE name = ? AND version = ? ORDER BY target')
+            .all(name, version) as Array<{ target: string }>
         ).map((row) => row.target);
         if (targets.length > 0) return { outcome: 'assigned', targets };
-        const { changes } = this.#sql('DELETE FROM plugin_packages WHERE name = ? AND version = ?').run(
-          name,
-          version,
-        );
+        const { changes } = this.#sql
+          .get('DELETE FROM plugin_packages WHERE name = ? AND version = ?')
+          .run(name, version);
         return { outcome: changes > 0 ? 'removed' : 'missing' };
       });
       return tx.immediate();
@@ -588,22 +613,24 @@ export class SqliteFleetStore implements FleetStore {
 
   assignPlugin(assignment: PluginAssignment): Promise<void> {
     return this.#run(() => {
-      this.#sql(
-        `INSERT INTO plugin_assignments (target, name, version, config, enabled, updated_at)
+      this.#sql
+        .get(
+          `INSERT INTO plugin_assignments (target, name, version, config, enabled, updated_at)
          VALUES (@target, @name, @version, @config, @enabled, @updatedAt)
          ON CONFLICT (target, name) DO UPDATE SET version = excluded.version, config = excluded.config,
            enabled = excluded.enabled, updated_at = excluded.updated_at`,
-      ).run({
-        ...assignment,
-        config: assignment.config === null ? null : JSON.stringify(assignment.config),
-        enabled: assignment.enabled === null ? null : Number(assignment.enabled),
-      });
+        )
+        .run({
+          ...assignment,
+          config: assignment.config === null ? null : JSON.stringify(assignment.config),
+          enabled: assignment.enabled === null ? null : Number(assignment.enabled),
+        });
     });
   }
 
   listPluginAssignments(): Promise<PluginAssignment[]> {
     return this.#run(() =>
-      (this.#sql('SELECT * FROM plugin_assignments ORDER BY name, target').all() as AssignmentRow[]).map(
+      (this.#sql.get('SELECT * FROM plugin_assignments ORDER BY name, target').all() as AssignmentRow[]).map(
         (row) => ({
           target: row.target,
           name: row.name,
@@ -619,19 +646,9 @@ export class SqliteFleetStore implements FleetStore {
   removePluginAssignment(target: string, name: string): Promise<boolean> {
     return this.#run(
       () =>
-        this.#sql('DELETE FROM plugin_assignments WHERE target = ? AND name = ?').run(target, name).changes >
-        0,
+        this.#sql.get('DELETE FROM plugin_assignments WHERE target = ? AND name = ?').run(target, name)
+          .changes > 0,
     );
-  }
-
-  /** Statements are prepared once, on first use: the tables exist only after the migrations ran. */
-  #sql(sql: string): Database.Statement {
-    let statement = this.#statements.get(sql);
-    if (!statement) {
-      statement = this.#db.prepare(sql);
-      this.#statements.set(sql, statement);
-    }
-    return statement;
   }
 }
 
