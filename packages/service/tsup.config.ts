@@ -6,6 +6,7 @@ export default defineConfig({
   entry: {
     'systemd/index': 'src/systemd/index.ts',
     'log/index': 'src/log/index.ts',
+    'notify/index': 'src/notify/index.ts',
     'undici/index': 'src/undici/index.ts',
   },
   format: ['esm'],

@@ -122,16 +122,13 @@ export async function startCollector(
   dataDir: string,
   listen = '127.0.0.1:0',
   extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
 ): Promise<RunningCollector> {
-  const proc = new Proc('collector', [
-    COLLECTOR_BIN,
-    'serve',
-    '--listen',
-    listen,
-    '--data-dir',
-    dataDir,
-    ...extraArgs,
-  ]);
+  const proc = new Proc(
+    'collector',
+    [COLLECTOR_BIN, 'serve', '--listen', listen, '--data-dir', dataDir, ...extraArgs],
+    env,
+  );
   // A collector that never says it listens is not the caller's to stop: it has no handle on it yet.
   const line = await proc.logLine('collector listening').catch(async (err: unknown) => {
     await proc.stop('SIGKILL');

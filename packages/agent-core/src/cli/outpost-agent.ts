@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { isOutpostError } from '../errors.ts';
 import { Agent } from '../lifecycle/index.ts';
 import { type LogFormat, logFormatOption, logLevelOption } from '../log/index.ts';
+import { ServiceNotifier } from '../service/index.ts';
 import { AGENT_VERSION } from '../version.ts';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -20,18 +21,24 @@ const program = new Command('outpost-agent')
   .addOption(logLevelOption(LOG_LEVELS))
   .addOption(logFormatOption())
   .action(async (opts: Flags) => {
+    // Before the start, so the watchdog covers it; the logger comes with the config, later.
+    const notifier = new ServiceNotifier({
+      logger: { warn: (_details, message) => process.stderr.write(`outpost-agent: warning: ${message}\n`) },
+    });
+    const exit = (code: number) => void notifier.close().then(() => process.exit(code));
     let agent: Agent;
     try {
       agent = await Agent.start({
         configPath: opts.config,
         logLevel: opts.logLevel,
         logFormat: opts.logFormat,
+        notifier,
         // A fleet command (stop, upgrade) closed the agent; upgrade exits non-zero for a restart.
-        onExit: (code) => process.exit(code),
+        onExit: exit,
       });
     } catch (err) {
       process.stderr.write(`outpost-agent: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exit(isOutpostError(err) && err.code.startsWith('E_CONFIG') ? 2 : 1);
+      return exit(isOutpostError(err) && err.code.startsWith('E_CONFIG') ? 2 : 1);
     }
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -43,12 +50,12 @@ const program = new Command('outpost-agent')
       }
       stopping = true;
       agent.close().then(
-        () => process.exit(0),
+        () => exit(0),
         (err: unknown) => {
           process.stderr.write(
             `outpost-agent: shutdown failed: ${err instanceof Error ? err.stack : String(err)}\n`,
           );
-          process.exit(1);
+          exit(1);
         },
       );
     };

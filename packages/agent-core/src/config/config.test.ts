@@ -170,7 +170,7 @@ log:
     control: { socket: '/run/outpost/agent.sock' },
     log: { level: 'debug', format: 'auto' },
     metrics: { listen: null },
-    service: { memory_max: 512 * 1024 ** 2, cpu_quota: 20 },
+    service: { memory_max: 512 * 1024 ** 2, cpu_quota: 20, watchdog: 60_000 },
     limits: { cpu_percent: 15, memory: 384 * 1024 ** 2, interval: 5000 },
     plugins: {
       enabled: true,

@@ -96,8 +96,11 @@ export interface AgentConfig {
   log: { level: LogLevel; format: 'auto' | 'json' | 'pretty' };
   /** `listen`: host:port on loopback for GET /metrics over TCP; null serves it on the control socket only. */
   metrics: { listen: string | null };
-  /** Limits written into the systemd unit by `agentctl service install`; null leaves one out. */
-  service: { memory_max: number | null; cpu_quota: number | null };
+  /**
+   * Limits written into the systemd unit by `agentctl service install`; null leaves one out.
+   * `watchdog` (ms) becomes WatchdogSec= under Type=notify.
+   */
+  service: { memory_max: number | null; cpu_quota: number | null; watchdog: number | null };
   /**
    * The resource guard: own CPU (percent of one core) and RSS above which the agent sheds load
    * (slower inputs, then the heaviest plugin paused); null switches a limit off. Checked every `interval`.
@@ -507,6 +510,7 @@ export function configSchema(defaults: SchemaDefaults) {
     service: strict({
       memory_max: orNull(size('512MiB', '32MiB', '1TiB')),
       cpu_quota: orNull(cpuQuota('20%')),
+      watchdog: orNone(duration('60s', '1s', '24h')),
     }).prefault({}),
     // Below the unit's defaults (CPUQuota 20%, MemoryMax 512MiB) so load is shed before systemd acts;
     // the memory limit is the daemon's own RSS, and the plugin host shares the unit's MemoryMax.
@@ -599,7 +603,11 @@ export function finishConfig(parsed: ParsedConfig, baseDir: string): AgentConfig
     },
     log: { level: parsed.log.level, format: parsed.log.format },
     metrics: { listen: parsed.metrics.listen },
-    service: { memory_max: parsed.service.memory_max, cpu_quota: parsed.service.cpu_quota },
+    service: {
+      memory_max: parsed.service.memory_max,
+      cpu_quota: parsed.service.cpu_quota,
+      watchdog: parsed.service.watchdog,
+    },
     limits: {
       cpu_percent: parsed.limits.cpu_percent,
       memory: parsed.limits.memory,

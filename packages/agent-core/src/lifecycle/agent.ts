@@ -26,6 +26,7 @@ import { PluginRuntime, pluginRoutes, registerPluginMetrics } from '../plugins/i
 import { Pipeline } from '../process/index.ts';
 import { Queue } from '../queue/index.ts';
 import { HttpTransport, RetryPolicy, Sender } from '../send/index.ts';
+import type { ServiceNotifier } from '../service/index.ts';
 import { AgentTelemetry, MetricsListener } from '../telemetry/index.ts';
 import { AGENT_VERSION } from '../version.ts';
 import { agentClosed, agentStarting, badBatchParam } from './errors.ts';
@@ -44,6 +45,8 @@ export interface AgentStartOptions {
   logger?: Logger;
   /** Called after close() when a fleet command (stop, upgrade) ended the agent; the CLI exits with `code`. */
   onExit?: (code: number) => void;
+  /** Told when the agent serves, reloads and stops (systemd Type=notify); the caller closes it. */
+  notifier?: Pick<ServiceNotifier, 'ready' | 'reloading' | 'stopping'>;
 }
 
 export interface ReloadResult {
@@ -198,6 +201,7 @@ export class Agent {
       },
       'agent started',
     );
+    options.notifier?.ready(`running config ${loaded.version}; control socket ${config.control.socket}`);
     return self;
   }
 
@@ -213,8 +217,10 @@ export class Agent {
   /** Re-reads the config file and applies what changed; an invalid file leaves everything as it was. */
   reload(): Promise<ReloadResult> {
     if (this.#closing) return Promise.reject(agentClosed());
+    if (!this.#reloading) this.#options.notifier?.reloading();
     this.#reloading ??= this.#reload().finally(() => {
       this.#reloading = null;
+      if (!this.#closing) this.#options.notifier?.ready(`running config ${this.#loaded.version}`);
     });
     return this.#reloading;
   }
@@ -363,6 +369,7 @@ export class Agent {
   /** Stops inputs, sends what it can within the grace period, then closes the queue. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      this.#options.notifier?.stopping('stopping: sending what is queued within the grace period');
       const graceMs = this.config.shutdown.grace_period;
       this.#logger.info(
         { graceMs },

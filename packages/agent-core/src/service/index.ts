@@ -8,12 +8,14 @@ import {
 } from '@outpost/service/systemd';
 import { OutpostError } from '../errors.ts';
 
+export { ServiceNotifier } from '@outpost/service/notify';
 export {
   DEFAULT_UNIT_DIR,
   type InstallOptions,
   type InstallResult,
   parseCpuQuota,
   parseMemoryMax,
+  parseWatchdogSec,
   renderUnit,
   type UninstallOptions,
   type UnitOptions,

@@ -5,6 +5,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { notifySupport } from '@outpost/service/systemd';
 
 const AGENTCTL = fileURLToPath(new URL('../cli/agentctl.ts', import.meta.url));
 
@@ -17,7 +18,12 @@ function tempDir(t: { after(fn: () => void): void }): string {
 test('service: agentctl service install --dry-run takes limits from the config, flags win', (t) => {
   const dir = tempDir(t);
   const config = join(dir, 'agent.yaml');
-  writeFileSync(config, 'service:\n  memory_max: 512MiB\n  cpu_quota: 35%\nshutdown:\n  grace_period: 40s\n');
+  writeFileSync(
+    config,
+    'service:\n  memory_max: 512MiB\n  cpu_quota: 35%\n  watchdog: 90s\nshutdown:\n  grace_period: 40s\n',
+  );
+  // Type=notify, and so a watchdog, only where this host's systemd supports it.
+  const notify = notifySupport().type === 'notify';
   const run = (...args: string[]) =>
     spawnSync(process.execPath, [AGENTCTL, ...args], {
       encoding: 'utf8',
@@ -29,6 +35,8 @@ test('service: agentctl service install --dry-run takes limits from the config, 
   assert.match(fromConfig.stdout, /^MemoryMax=512M$/m);
   assert.match(fromConfig.stdout, /^CPUQuota=35%$/m);
   assert.match(fromConfig.stdout, /^TimeoutStopSec=60s$/m);
+  assert.match(fromConfig.stdout, notify ? /^Type=notify\nNotifyAccess=all$/m : /^Type=exec$/m);
+  assert.equal(/^WatchdogSec=90s$/m.test(fromConfig.stdout), notify);
   const execStart = /^ExecStart=(.*)$/m.exec(fromConfig.stdout)?.[1] ?? '';
   assert.ok(execStart.startsWith(`${process.execPath} `), execStart);
   assert.match(execStart, / \S+\/cli\/outpost-agent\.ts --config \S+agent\.yaml$/);
@@ -44,10 +52,17 @@ test('service: agentctl service install --dry-run takes limits from the config, 
     'none',
     '--cpu-quota',
     '50%',
+    '--watchdog-sec',
+    'none',
   );
   assert.equal(flags.status, 0, flags.stderr);
   assert.doesNotMatch(flags.stdout, /MemoryMax/);
   assert.match(flags.stdout, /^CPUQuota=50%$/m);
+  assert.doesNotMatch(flags.stdout, /WatchdogSec/);
+  if (notify) {
+    const defaults = run('service', 'install', '--dry-run', '--unit-dir', dir);
+    assert.match(defaults.stdout, /^WatchdogSec=60s$/m, 'the default watchdog');
+  }
 
   const bad = run('service', 'install', '--dry-run', '--cpu-quota', 'half');
   assert.equal(bad.status, 1);
@@ -73,9 +88,16 @@ test('service: agentctl service install and uninstall print the steps, and the f
   assert.equal(installed.status, 0, installed.stderr);
   const file = join(dir, 'outpost-agent.service');
   assert.match(readFileSync(file, 'utf8'), new RegExp(`^User=${userInfo().username}$`, 'm'));
+  const type = /^Type=(\w+)$/m.exec(readFileSync(file, 'utf8'))?.[1];
+  const support = notifySupport();
+  assert.equal(type, support.type);
   assert.equal(
     installed.stdout,
-    `wrote ${file}\nnext:\n  systemctl daemon-reload && systemctl enable --now outpost-agent\n  journalctl -u outpost-agent -f\n`,
+    `wrote ${file}\n${
+      type === 'notify'
+        ? `Type=notify (${support.reason}): the daemon reports ready, reloading and stopping; WatchdogSec=60s`
+        : `Type=exec (${support.reason}): systemd counts the daemon as started once it runs, no watchdog`
+    }\nnext:\n  systemctl daemon-reload && systemctl enable --now outpost-agent\n  journalctl -u outpost-agent -f\n`,
   );
 
   const removed = run('service', 'uninstall', '--unit-dir', dir);

@@ -1,3 +1,4 @@
+import { ServiceNotifier } from '@outpost/service/notify';
 import { Command, CommanderError } from 'commander';
 import packageJson from '../../package.json' with { type: 'json' };
 import { createCollector } from '../collector.ts';
@@ -80,16 +81,21 @@ async function serve(flags: ServeFlags): Promise<number> {
 
   const logger = createCollectorLogger(config.log);
   const signalled = waitForSignal();
+  // systemd (Type=notify): ready once listening, stopping on a signal, and the watchdog meanwhile.
+  const notifier = new ServiceNotifier({ logger });
   let collector: Awaited<ReturnType<typeof createCollector>>;
   try {
     collector = await createCollector({ config, logger });
   } catch (err) {
     failLine(err);
+    await notifier.close();
     return EXIT_FAILURE;
   }
+  notifier.ready(`listening on ${collector.url}`);
 
   const signal = await signalled;
   logger.info({ signal }, 'shutting down');
+  notifier.stopping();
   const forceExit = () => {
     logger.warn('second signal during shutdown: exiting without waiting');
     process.exit(EXIT_FAILURE);
@@ -101,6 +107,8 @@ async function serve(flags: ServeFlags): Promise<number> {
   } catch (err) {
     failLine(err);
     return EXIT_FAILURE;
+  } finally {
+    await notifier.close();
   }
   return EXIT_OK;
 }

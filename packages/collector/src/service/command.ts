@@ -3,10 +3,12 @@ import { resolve } from 'node:path';
 import {
   badServiceFlag,
   DEFAULT_UNIT_DIR,
+  DEFAULT_WATCHDOG_SEC,
   installUnit,
   isServiceError,
   parseCpuQuota,
   parseMemoryMax,
+  parseWatchdogSec,
   siblingBin,
   uninstallUnit,
 } from '@outpost/service/systemd';
@@ -23,6 +25,7 @@ interface InstallFlags {
   dryRun?: boolean;
   memoryMax: string;
   cpuQuota: string;
+  watchdogSec: string;
 }
 
 /**
@@ -59,6 +62,11 @@ export function registerServiceCommands(program: Command, done: (exitCode: numbe
     .option('--dry-run', 'print the unit and the steps instead of doing them')
     .option('--memory-max <size>', 'MemoryMax=, e.g. 1G, or "none"', '1G')
     .option('--cpu-quota <percent>', 'CPUQuota=, e.g. 200% (two CPUs), or "none"', 'none')
+    .option(
+      '--watchdog-sec <seconds>',
+      'WatchdogSec= under Type=notify: restart when the event loop is stuck this long, or "none"',
+      String(DEFAULT_WATCHDOG_SEC),
+    )
     .action((flags: InstallFlags) =>
       run(() => {
         const config = resolve(flags.config);
@@ -69,6 +77,10 @@ export function registerServiceCommands(program: Command, done: (exitCode: numbe
         const cpuQuota = parseCpuQuota(flags.cpuQuota);
         if (cpuQuota === undefined) {
           throw badServiceFlag('--cpu-quota', flags.cpuQuota, 'a share of one CPU like 200%, or "none"');
+        }
+        const watchdogSec = parseWatchdogSec(flags.watchdogSec);
+        if (watchdogSec === undefined) {
+          throw badServiceFlag('--watchdog-sec', flags.watchdogSec, 'seconds like 60 or 2min, or "none"');
         }
         const bin = siblingBin(process.argv[1] as string, 'outpost-collector');
         installUnit({
@@ -94,6 +106,7 @@ export function registerServiceCommands(program: Command, done: (exitCode: numbe
             cpuQuota,
             // Above the collector's 10 s grace for in-flight requests.
             timeoutStopSec: 30,
+            watchdogSec,
           },
           unitDir: flags.unitDir,
           dryRun: flags.dryRun === true,

@@ -5,6 +5,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { notifySupport } from '@outpost/service/systemd';
 
 const CLI = fileURLToPath(new URL('../cli/outpost-collector.ts', import.meta.url));
 
@@ -33,6 +34,11 @@ test('collector service: install --dry-run prints a unit systemd-analyze accepts
     /^ExecStart=\S+ --conditions=outpost-source \S+\/outpost-collector\.ts serve --config \S+collector\.yaml --data-dir \/var\/lib\/outpost-collector$/m,
   );
   assert.match(dry.stderr, /collector\.yaml does not exist yet/);
+  // Type=notify with the default watchdog where this host's systemd supports it, else Type=exec.
+  const support = notifySupport();
+  assert.match(dry.stdout, new RegExp(`^# Type=${support.type} \\(`, 'm'));
+  assert.match(dry.stdout, new RegExp(`^Type=${support.type}$`, 'm'));
+  assert.equal(/^WatchdogSec=60s$/m.test(dry.stdout), support.type === 'notify');
   assert.equal(existsSync(join(dir, 'outpost-collector.service')), false);
 
   if (spawnSync('systemd-analyze', ['--version'], { stdio: 'ignore' }).error) {
@@ -60,6 +66,12 @@ test('collector service: install --dry-run prints a unit systemd-analyze accepts
   assert.match(
     bad.stderr,
     /^outpost-collector: --memory-max: expected a size like 1G or 512MiB, or "none", got "big"$/m,
+  );
+  const badWatchdog = run('service', 'install', '--dry-run', '--watchdog-sec', 'soon');
+  assert.equal(badWatchdog.status, 1);
+  assert.match(
+    badWatchdog.stderr,
+    /^outpost-collector: --watchdog-sec: expected seconds like 60 or 2min, or "none", got "soon"$/m,
   );
 
   const removed = run('service', 'uninstall', '--unit-dir', dir);

@@ -9,4 +9,12 @@ export {
   uninstallUnit,
   userExists,
 } from './install.ts';
-export { parseCpuQuota, parseMemoryMax, renderUnit, type UnitOptions } from './unit.ts';
+export { MIN_NOTIFY_SYSTEMD, type NotifySupport, notifySupport } from './notify-support.ts';
+export {
+  DEFAULT_WATCHDOG_SEC,
+  parseCpuQuota,
+  parseMemoryMax,
+  parseWatchdogSec,
+  renderUnit,
+  type UnitOptions,
+} from './unit.ts';

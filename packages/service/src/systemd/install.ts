@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, join } from 'node:path';
 import { binNotFound, unitNotWritable, userAddFailed } from './errors.ts';
+import { type NotifySupport, notifySupport } from './notify-support.ts';
 import { renderUnit, type UnitOptions } from './unit.ts';
 
 export const DEFAULT_UNIT_DIR = '/etc/systemd/system';
@@ -15,11 +16,15 @@ export interface InstallOptions {
   print: (text: string) => void;
   /** Whether the user may be created; process.getuid() === 0 unless given. */
   isRoot?: boolean;
+  /** Type=notify or Type=exec, and why; asked of this host's systemd (notifySupport()) unless given. */
+  notifySupport?: NotifySupport;
 }
 
 export interface InstallResult {
   path: string;
   written: boolean;
+  /** The unit's Type=. */
+  type: 'notify' | 'exec';
   /** The useradd command, when the user did not exist; `userCreated` says whether it ran. */
   userAdd: string[] | null;
   userCreated: boolean;
@@ -27,19 +32,23 @@ export interface InstallResult {
 
 /**
  * Writes <unitDir>/<name>.service and makes sure the service user exists: created with useradd
- * when running as root, otherwise the command is printed for an admin to run.
+ * when running as root, otherwise the command is printed for an admin to run. The unit is
+ * Type=notify where this host's systemd supports it, else Type=exec; the output says which.
  */
 export function installUnit(options: InstallOptions): InstallResult {
-  const { unit, print } = options;
+  const { print } = options;
+  const support = options.notifySupport ?? notifySupport();
+  const unit: UnitOptions = { ...options.unit, type: support.type };
   const path = join(options.unitDir, `${unit.name}.service`);
   const text = renderUnit(unit);
+  const typeNote = describeType(unit, support);
   const isRoot = options.isRoot ?? process.getuid?.() === 0;
   const userAdd = userExists(unit.user) ? null : useraddCommand(unit.user, `/var/lib/${unit.stateDirectory}`);
 
   if (options.dryRun) {
-    print(`# ${path}\n${text}`);
+    print(`# ${path}\n# ${typeNote}\n${text}`);
     if (userAdd) print(`# the user ${unit.user} does not exist; create it with:\n#   ${userAdd.join(' ')}\n`);
-    return { path, written: false, userAdd, userCreated: false };
+    return { path, written: false, type: support.type, userAdd, userCreated: false };
   }
 
   let userCreated = false;
@@ -62,7 +71,7 @@ export function installUnit(options: InstallOptions): InstallResult {
   } catch (err) {
     throw unitNotWritable(path, err);
   }
-  print(`wrote ${path}\n`);
+  print(`wrote ${path}\n${typeNote}\n`);
   if (userAdd && !isRoot) {
     print(`the user ${unit.user} does not exist; as root, create it with:\n  ${userAdd.join(' ')}\n`);
   }
@@ -74,7 +83,15 @@ export function installUnit(options: InstallOptions): InstallResult {
       '',
     ].join('\n'),
   );
-  return { path, written: true, userAdd, userCreated };
+  return { path, written: true, type: support.type, userAdd, userCreated };
+}
+
+function describeType(unit: UnitOptions, support: NotifySupport): string {
+  if (support.type === 'exec') {
+    return `Type=exec (${support.reason}): systemd counts the daemon as started once it runs, no watchdog`;
+  }
+  const watchdog = unit.watchdogSec === null ? 'no watchdog' : `WatchdogSec=${unit.watchdogSec}s`;
+  return `Type=notify (${support.reason}): the daemon reports ready, reloading and stopping; ${watchdog}`;
 }
 
 export interface UninstallOptions {

@@ -7,12 +7,18 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import {
   installUnit,
+  MIN_NOTIFY_SYSTEMD,
+  type NotifySupport,
+  notifySupport,
   parseCpuQuota,
   parseMemoryMax,
+  parseWatchdogSec,
   renderUnit,
   type UnitOptions,
   uninstallUnit,
 } from './index.ts';
+
+const NOTIFY: NotifySupport = { type: 'notify', reason: 'systemd 252 with systemd-notify' };
 
 function tempDir(t: { after(fn: () => void): void }): string {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-service-'));
@@ -38,6 +44,7 @@ function unit(overrides: Partial<UnitOptions> = {}): UnitOptions {
     memoryMax: 256 * 1024 * 1024,
     cpuQuota: 20,
     timeoutStopSec: 30,
+    watchdogSec: 60,
     ...overrides,
   };
 }
@@ -57,7 +64,9 @@ test('systemd: renderUnit runs the bin with node by absolute path, as its user, 
   assert.deepEqual(d.get('ExecStart'), [
     '/usr/bin/node /usr/lib/node_modules/@outpost/agent-core/dist/cli/outpost-agent.js --config /etc/outpost/agent.yaml',
   ]);
-  assert.deepEqual(d.get('Type'), ['exec']);
+  assert.deepEqual(d.get('Type'), ['notify']);
+  assert.deepEqual(d.get('NotifyAccess'), ['all'], 'systemd-notify, a child process, speaks for the daemon');
+  assert.deepEqual(d.get('WatchdogSec'), ['60s']);
   assert.deepEqual(d.get('User'), ['outpost']);
   assert.deepEqual(d.get('ExecReload'), ['/bin/kill -HUP $MAINPID']);
   assert.deepEqual(d.get('Restart'), ['on-failure']);
@@ -122,6 +131,7 @@ test('systemd: a daemon without SIGHUP reload (the collector) gets no ExecReload
     memoryMax: 2 ** 30,
     cpuQuota: null,
     timeoutStopSec: 30,
+    watchdogSec: null,
   });
   assert.match(
     text,
@@ -132,6 +142,26 @@ test('systemd: a daemon without SIGHUP reload (the collector) gets no ExecReload
   assert.match(text, /^MemoryMax=1G$/m);
   assert.doesNotMatch(text, /CPUQuota/);
   assert.doesNotMatch(text, /EnvironmentFile/);
+  assert.match(text, /^Type=notify\nNotifyAccess=all$/m);
+  assert.doesNotMatch(text, /WatchdogSec/, 'watchdogSec null: no watchdog');
+});
+
+test('systemd: Type=exec (a host without systemd-notify) has no NotifyAccess and no watchdog', () => {
+  const d = directives(renderUnit(unit({ type: 'exec' })));
+  assert.deepEqual(d.get('Type'), ['exec']);
+  assert.equal(d.has('NotifyAccess'), false);
+  assert.equal(d.has('WatchdogSec'), false, 'nobody would feed it: systemd would kill a healthy daemon');
+  assert.deepEqual(d.get('ExecReload'), ['/bin/kill -HUP $MAINPID']);
+});
+
+test("systemd: notifySupport reads this host's systemd version and systemd-notify", () => {
+  const support = notifySupport();
+  const version = spawnSync('systemctl', ['--version'], { encoding: 'utf8' });
+  const major = Number(/^systemd (\d+)/.exec(version.stdout ?? '')?.[1]);
+  const haveNotify = !spawnSync('systemd-notify', ['--version'], { stdio: 'ignore' }).error;
+  const expected = major >= MIN_NOTIFY_SYSTEMD && haveNotify ? 'notify' : 'exec';
+  assert.equal(support.type, expected, support.reason);
+  if (Number.isInteger(major)) assert.match(support.reason, new RegExp(`systemd ${major}`));
 });
 
 test('systemd: limits read as systemd and the config write them', () => {
@@ -151,6 +181,15 @@ test('systemd: limits read as systemd and the config write them', () => {
   assert.equal(parseCpuQuota('none'), null);
   assert.equal(parseCpuQuota('20'), undefined);
   assert.equal(parseCpuQuota('0%'), undefined);
+  assert.equal(parseWatchdogSec('60'), 60);
+  assert.equal(parseWatchdogSec('90s'), 90);
+  assert.equal(parseWatchdogSec('2min'), 120);
+  assert.equal(parseWatchdogSec('2m'), 120);
+  assert.equal(parseWatchdogSec('none'), null);
+  assert.equal(parseWatchdogSec('0'), null);
+  assert.equal(parseWatchdogSec('soon'), undefined);
+  assert.equal(parseWatchdogSec('1.5s'), undefined);
+  assert.equal(parseWatchdogSec('2d'), undefined);
 });
 
 test('systemd: systemd-analyze verify accepts the generated unit', async (t) => {
@@ -163,18 +202,20 @@ test('systemd: systemd-analyze verify accepts the generated unit', async (t) => 
   // verify checks that ExecStart's program exists and can run: point it at real files.
   const script = join(dir, 'outpost-agent.js');
   writeFileSync(script, '');
-  const file = join(dir, 'outpost-agent.service');
-  writeFileSync(
-    file,
-    renderUnit(
+  for (const type of ['notify', 'exec'] as const) {
+    const file = join(dir, `outpost-agent-${type}.service`);
+    const text = renderUnit(
       unit({
+        type,
         execStart: [process.execPath, script, '--config', join(dir, 'agent.yaml')],
         readWritePaths: [join(dir, 'state')],
       }),
-    ),
-  );
-  const { stdout, stderr } = await promisify(execFile)('systemd-analyze', ['verify', file], { cwd: dir });
-  assert.equal(`${stdout}${stderr}`.trim(), '', 'no warning about the unit');
+    );
+    assert.match(text, new RegExp(`^Type=${type}$`, 'm'));
+    writeFileSync(file, text);
+    const { stdout, stderr } = await promisify(execFile)('systemd-analyze', ['verify', file], { cwd: dir });
+    assert.equal(`${stdout}${stderr}`.trim(), '', `no warning about the Type=${type} unit`);
+  }
 
   const broken = join(dir, 'broken.service');
   writeFileSync(
@@ -201,14 +242,20 @@ test('systemd: install writes the unit and never creates a user without root; un
     dryRun: false,
     print,
     isRoot: false,
+    notifySupport: NOTIFY,
   });
   assert.equal(result.path, join(dir, 'outpost-agent.service'));
   assert.equal(result.written, true);
+  assert.equal(result.type, 'notify');
   assert.equal(result.userCreated, false);
   assert.deepEqual(result.userAdd?.slice(0, 2), ['useradd', '--system']);
   assert.equal(readFileSync(result.path, 'utf8'), renderUnit(unit({ user: missing })));
   assert.equal(statSync(result.path).mode & 0o777, 0o644);
   const output = printed.join('');
+  assert.match(
+    output,
+    /^Type=notify \(systemd 252 with systemd-notify\): the daemon reports ready, reloading and stopping; WatchdogSec=60s$/m,
+  );
   assert.match(output, new RegExp(`as root, create it with:\\n  useradd --system .* ${missing}\\n`));
   assert.match(output, /systemctl daemon-reload && systemctl enable --now outpost-agent/);
 
@@ -219,14 +266,29 @@ test('systemd: install writes the unit and never creates a user without root; un
     dryRun: false,
     print,
     isRoot: true,
+    notifySupport: { type: 'exec', reason: 'systemd 245 is older than 246' },
   });
   assert.equal(existing.userAdd, null);
+  assert.equal(existing.type, 'exec');
+  assert.match(readFileSync(existing.path, 'utf8'), /^Type=exec$/m);
+  assert.match(
+    printed.join(''),
+    /^Type=exec \(systemd 245 is older than 246\): systemd counts the daemon as started once it runs, no watchdog$/m,
+  );
 
   printed.length = 0;
-  const dry = installUnit({ unit: unit(), unitDir: join(dir, 'never'), dryRun: true, print, isRoot: true });
+  const dry = installUnit({
+    unit: unit(),
+    unitDir: join(dir, 'never'),
+    dryRun: true,
+    print,
+    isRoot: true,
+    notifySupport: NOTIFY,
+  });
   assert.equal(dry.written, false);
   assert.equal(existsSync(join(dir, 'never')), false);
   assert.ok(printed.join('').includes(renderUnit(unit())), 'the dry run prints the unit');
+  assert.match(printed.join(''), /^# Type=notify \(/m, 'the dry run says which Type, as a comment');
 
   printed.length = 0;
   assert.deepEqual(

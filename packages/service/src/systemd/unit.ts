@@ -21,14 +21,25 @@ export interface UnitOptions {
   cpuQuota: number | null;
   /** Above the daemon's own shutdown grace period, so systemd never kills a flush. */
   timeoutStopSec: number;
+  /**
+   * notify (the default): the daemon says READY, RELOADING, STOPPING and WATCHDOG through
+   * systemd-notify (packages/service/src/notify). exec: for hosts whose systemd-notify cannot
+   * (systemd < 246, or none); see notifySupport().
+   */
+  type?: 'notify' | 'exec';
+  /**
+   * WatchdogSec= for Type=notify: systemd restarts the daemon when its event loop has not pinged for
+   * this long. null leaves the watchdog off.
+   */
+  watchdogSec: number | null;
 }
 
-/**
- * The systemd unit for an Outpost daemon. Type=exec, not notify: sd_notify needs a unix datagram
- * socket and Node has none without a native addon; exec at least fails the start when the binary
- * cannot run.
- */
+/** Long enough that no busy daemon's event loop stalls that long; a stuck one restarts within a minute. */
+export const DEFAULT_WATCHDOG_SEC = 60;
+
+/** The systemd unit for an Outpost daemon. */
 export function renderUnit(options: UnitOptions): string {
+  const notify = (options.type ?? 'notify') === 'notify';
   const lines = [
     '# Written by Outpost; edits are overwritten by the next `service install`.',
     `# Local changes belong in a drop-in: systemctl edit ${options.name}`,
@@ -38,7 +49,8 @@ export function renderUnit(options: UnitOptions): string {
     'Wants=network-online.target',
     '',
     '[Service]',
-    'Type=exec',
+    // NotifyAccess=all: the messages come from systemd-notify, a child of the main process.
+    ...(notify ? ['Type=notify', 'NotifyAccess=all'] : ['Type=exec']),
     `User=${options.user}`,
     `Group=${options.user}`,
     `ExecStart=${options.execStart.map(quoteArg).join(' ')}`,
@@ -46,6 +58,7 @@ export function renderUnit(options: UnitOptions): string {
     'Restart=on-failure',
     'RestartSec=5s',
     `TimeoutStopSec=${options.timeoutStopSec}s`,
+    ...(notify && options.watchdogSec !== null ? [`WatchdogSec=${options.watchdogSec}s`] : []),
     ...(options.environmentFile ? [`EnvironmentFile=-${options.environmentFile}`] : []),
     `StateDirectory=${options.stateDirectory}`,
     'StateDirectoryMode=0700',
@@ -115,6 +128,16 @@ export function parseMemoryMax(text: string): number | null | undefined {
   if (power === 0 && amount.includes('.')) return undefined;
   const bytes = Math.floor(Number(amount) * (binary ? 1024 : 1000) ** power);
   return Number.isSafeInteger(bytes) ? bytes : undefined;
+}
+
+/** WatchdogSec as given to the CLIs: "60", "60s", "2min" or "2m"; "none" or "0" → null; undefined: unreadable. */
+export function parseWatchdogSec(text: string): number | null | undefined {
+  const trimmed = text.trim();
+  if (/^(none|0)$/i.test(trimmed)) return null;
+  const match = /^(\d+)\s*(s|m|min)?$/i.exec(trimmed);
+  if (match === null) return undefined;
+  const seconds = Number(match[1]) * (match[2] === undefined || match[2].toLowerCase() === 's' ? 1 : 60);
+  return seconds > 0 && seconds <= 86_400 ? seconds : undefined;
 }
 
 /** "20%" (of one CPU) → 20, "none" → null; undefined: unreadable. */

@@ -8,6 +8,7 @@ import {
   installUnit,
   parseCpuQuota,
   parseMemoryMax,
+  parseWatchdogSec,
   siblingBin,
   uninstallUnit,
 } from '../../service/index.ts';
@@ -22,6 +23,7 @@ interface InstallFlags {
   dryRun?: boolean;
   memoryMax?: string;
   cpuQuota?: string;
+  watchdogSec?: string;
 }
 
 /** agentctl service install|uninstall: the systemd unit for the agent on this host. */
@@ -47,6 +49,10 @@ export function registerServiceCommands(program: Command, ctx: CliContext): void
     .option(
       '--cpu-quota <percent>',
       'CPUQuota=, e.g. 20% or "none" (default: service.cpu_quota from the config)',
+    )
+    .option(
+      '--watchdog-sec <seconds>',
+      'WatchdogSec= under Type=notify, e.g. 60 or "none" (default: service.watchdog from the config, 60s)',
     )
     .action(async (flags: InstallFlags) => {
       const configPath = resolve(ctx.configPath() ?? DEFAULT_CONFIG_PATH);
@@ -79,6 +85,12 @@ export function registerServiceCommands(program: Command, ctx: CliContext): void
             flags.memoryMax === undefined ? config.service.memory_max : memoryMaxFlag(flags.memoryMax),
           cpuQuota: flags.cpuQuota === undefined ? config.service.cpu_quota : cpuQuotaFlag(flags.cpuQuota),
           timeoutStopSec: Math.ceil(config.shutdown.grace_period / 1000) + 20,
+          watchdogSec:
+            flags.watchdogSec === undefined
+              ? config.service.watchdog === null
+                ? null
+                : Math.ceil(config.service.watchdog / 1000)
+              : watchdogSecFlag(flags.watchdogSec),
         },
         unitDir: flags.unitDir,
         dryRun: flags.dryRun === true,
@@ -127,6 +139,13 @@ function memoryMaxFlag(value: string): number | null {
   const bytes = parseMemoryMax(value);
   if (bytes === undefined) throw badServiceFlag('--memory-max', value, 'a size like 256M or 1GiB, or "none"');
   return bytes;
+}
+
+function watchdogSecFlag(value: string): number | null {
+  const seconds = parseWatchdogSec(value);
+  if (seconds === undefined)
+    throw badServiceFlag('--watchdog-sec', value, 'seconds like 60 or 2min, or "none"');
+  return seconds;
 }
 
 function cpuQuotaFlag(value: string): number | null {

@@ -1,0 +1,1 @@
+export { type NotifierLogger, ServiceNotifier, type ServiceNotifierOptions } from './notifier.ts';
