@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import Database from 'better-sqlite3';
 import { isOutpostError } from '../errors.ts';
-import { bytesOf, openQueue, rec, tempQueuePath } from './fixtures.ts';
+import { bytesOf, openQueue, rec, tempQueuePath, writeVersion4Queue } from './fixtures.ts';
 
 test('cursors: committed with the records, read back after a reopen, deleted with null', async () => {
   const file = tempQueuePath();
@@ -43,18 +42,16 @@ test('cursors: a block-policy enqueue refused as full writes no cursor', async (
 
 test('cursors: a version 1 queue file is migrated and keeps its records', async () => {
   const file = tempQueuePath();
-  let q = openQueue(file);
-  q.enqueue([rec('metric', 1), rec('metric', 2)]);
-  await q.close();
-  const db = new Database(file);
+  const db = writeVersion4Queue(file, [rec('metric', 1), rec('metric', 2)], Date.now());
   db.exec(`DROP TABLE cursors;
+           DROP INDEX records_batch_fk;
            ALTER TABLE batches DROP COLUMN first_seq;
            ALTER TABLE batches DROP COLUMN last_seq;
            CREATE INDEX records_by_batch ON records(batch_seq, seq);`);
   db.pragma('user_version = 1');
   db.close();
 
-  q = openQueue(file);
+  const q = openQueue(file);
   assert.equal(q.stats().depth, 2);
   q.enqueue([rec('metric', 3)], { cursors: { 'log:a': '5' } });
   assert.equal(q.cursor('log:a'), '5');

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { OutpostError } from '../errors.ts';
 import { queueCorrupt, queueSchemaTooNew } from './errors.ts';
 
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 // drop_class orders eviction under drop_oldest: lower classes go first, ALERT never.
 export const DROP_CLASS = { log: 0, metric: 1, event: 1, alert: 2 } as const;
@@ -80,7 +80,35 @@ DROP INDEX IF EXISTS records_by_batch;
 CREATE INDEX IF NOT EXISTS records_batch_fk ON records(batch_seq) WHERE batch_seq IS NOT NULL;
 `;
 
+// Version 5: records are stored in chunks, one row for up to CHUNK_MAX_RECORDS records of one
+// enqueue call, so SQLite inserts and deletes a row per chunk instead of per record (its per-row
+// work was three quarters of the queue's CPU). A chunk is keyed by its last record seq (AUTOINCREMENT
+// keeps the highest seq ever stored in sqlite_sequence under 'chunks'), holds its records' JSON
+// texts joined by '\n' (JSON.stringify never writes a raw newline), their summed bytes, a bitmask
+// of their drop classes, and their seqs: first_seq..last_seq, or listed in `seqs` once eviction
+// took some out of the middle. Every chunk is wholly pending or wholly inside one batch's range:
+// forming a batch that ends inside a chunk splits it. Version 4 records become one-record chunks
+// under their own seqs, so pending records, formed batches and their Idempotency-Keys carry over.
+const CHUNKS = `
+CREATE TABLE chunks (
+  last_seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+  first_seq   INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  records     INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  classes     INTEGER NOT NULL,
+  seqs        TEXT,
+  payload     TEXT NOT NULL
+) STRICT;
+INSERT INTO chunks(last_seq, first_seq, enqueued_at, records, bytes, classes, seqs, payload)
+  SELECT seq, seq, enqueued_at, 1, bytes, 1 << drop_class, NULL, payload FROM records ORDER BY seq;
+DELETE FROM sqlite_sequence WHERE name = 'chunks';
+INSERT INTO sqlite_sequence(name, seq) SELECT 'chunks', seq FROM sqlite_sequence WHERE name = 'records';
+DROP TABLE records;
+`;
+
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
+const PAGE_SIZE = 16 * 1024;
 export const BUSY_TIMEOUT_MS = 5000;
 
 export interface OpenedDatabase {
@@ -155,6 +183,9 @@ function openAndMigrate(file: string, durability: 'normal' | 'full', seedSeq: nu
   const db = new Database(file);
   try {
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    // Takes effect only when this open creates the file (an existing one keeps its page size): a
+    // chunk of records spans fewer overflow pages, which made storing one about a quarter cheaper.
+    db.pragma(`page_size = ${PAGE_SIZE}`);
     db.pragma('journal_mode = WAL');
     const check = db.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw queueCorrupt(file, `quick_check: ${String(check)}`);
@@ -178,8 +209,9 @@ function migrate(db: Database.Database, file: string, seedSeq: number): void {
     if (version < 2) db.exec(CURSORS);
     if (version < 3) db.exec(DROP_PENDING_INDEXES);
     if (version < 4) db.exec(BATCH_RANGES);
+    if (version < 5) db.exec(CHUNKS);
     if (version < 1 && seedSeq > 0) {
-      db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('records', ?), ('batches', ?)").run(
+      db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('chunks', ?), ('batches', ?)").run(
         seedSeq,
         seedSeq,
       );
@@ -247,7 +279,7 @@ export function lastSequences(db: Database.Database): { records: number; batches
     seq: number;
   }>;
   const of = (name: string) => rows.find((r) => r.name === name)?.seq ?? 0;
-  return { records: of('records'), batches: of('batches') };
+  return { records: of('chunks'), batches: of('batches') };
 }
 
 /** Makes the next AUTOINCREMENT seqs start above `floor` (sqlite_sequence has no key to upsert on). */
@@ -257,7 +289,7 @@ export function raiseSequences(db: Database.Database, floor: { records: number; 
   const insert = db.prepare('INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)');
   db.transaction(() => {
     for (const [name, seq] of [
-      ['records', floor.records],
+      ['chunks', floor.records],
       ['batches', floor.batches],
     ] as const) {
       if (seq <= 0) continue;

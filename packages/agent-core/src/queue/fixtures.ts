@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after } from 'node:test';
 import type { OutpostRecord, RecordKind } from '@outpost/plugin-sdk';
+import Database from 'better-sqlite3';
 import pino, { type Logger } from 'pino';
 import { Queue, type QueueOptions } from './index.ts';
 
@@ -84,4 +85,75 @@ export function bytesOf(record: OutpostRecord): number {
 
 export function ids(records: Array<{ attrs: Record<string, unknown> }>): number[] {
   return records.map((r) => r.attrs.id as number);
+}
+
+/** The schema of queue files written by agents before chunks (version 4), to test their migration. */
+const VERSION_4_SCHEMA = `
+CREATE TABLE batches (
+  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  created_at INTEGER NOT NULL,
+  attempts   INTEGER NOT NULL DEFAULT 0,
+  first_seq  INTEGER NOT NULL DEFAULT 0,
+  last_seq   INTEGER NOT NULL DEFAULT 0
+) STRICT;
+CREATE TABLE records (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  batch_seq   INTEGER REFERENCES batches(seq),
+  enqueued_at INTEGER NOT NULL,
+  drop_class  INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  payload     TEXT NOT NULL
+) STRICT;
+CREATE INDEX records_batch_fk ON records(batch_seq) WHERE batch_seq IS NOT NULL;
+CREATE TABLE dead_letter (
+  seq         INTEGER PRIMARY KEY,
+  batch_seq   INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  payload     TEXT NOT NULL,
+  attempts    INTEGER NOT NULL,
+  code        TEXT NOT NULL,
+  message     TEXT NOT NULL,
+  status      INTEGER,
+  dead_at     INTEGER NOT NULL
+) STRICT;
+CREATE TABLE counters (
+  name  TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+CREATE TABLE cursors (
+  key        TEXT PRIMARY KEY,
+  value      TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+`;
+
+/**
+ * Writes a version 4 queue file (one row per record) holding `records` under seqs 1..n, enqueued at
+ * `enqueuedAt`, with its seq ceiling file as that agent left it; returns it open, for the test to
+ * add batches, dead letters and cursors in version 4's terms.
+ */
+export function writeVersion4Queue(
+  file: string,
+  records: OutpostRecord[],
+  enqueuedAt: number,
+): Database.Database {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec(VERSION_4_SCHEMA);
+  const insert = db.prepare(
+    'INSERT INTO records(enqueued_at, drop_class, bytes, payload) VALUES (?, ?, ?, ?)',
+  );
+  const classes: Record<RecordKind, number> = { log: 0, metric: 1, event: 1, alert: 2 };
+  for (const record of records) {
+    const payload = JSON.stringify(record);
+    insert.run(enqueuedAt, classes[record.kind], Buffer.byteLength(payload, 'utf8'), payload);
+  }
+  db.pragma('user_version = 4');
+  fs.writeFileSync(
+    `${file}.seq-ceiling`,
+    `${JSON.stringify({ version: 1, records: records.length, batches: 0 })}\n`,
+  );
+  return db;
 }

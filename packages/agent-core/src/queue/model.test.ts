@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { isOutpostError } from '../errors.ts';
 import { FakeClock, ids, openQueue, rec, tempQueuePath } from './fixtures.ts';
 import type { Batch, Queue, QueueOptions, QueueStats } from './index.ts';
+import { verifyQueueFile } from './verify.ts';
 
 // A small in-memory model of the queue, checked against the real one over random action
 // sequences, as Vector tests its disk buffer. It restates the policy in the plainest terms: arrays
@@ -30,6 +31,8 @@ interface Config {
   maxBytes: number;
   maxAgeMs: number | undefined;
   policy: 'drop_oldest' | 'block';
+  /** How many records the queue stores per row: the model has no rows, so it must not matter. */
+  chunkMaxRecords: number;
 }
 
 const DROP_CLASS: Record<RecordKind, number> = { log: 0, metric: 1, event: 1, alert: 2 };
@@ -223,6 +226,7 @@ const configArb: fc.Arbitrary<Config> = fc.record({
   maxBytes: fc.integer({ min: 500, max: 4000 }),
   maxAgeMs: fc.option(fc.constantFrom(1000, 5000), { nil: undefined }),
   policy: fc.constantFrom('drop_oldest' as const, 'block' as const),
+  chunkMaxRecords: fc.constantFrom(1, 2, 3, 500),
 });
 
 async function run(config: Config, actions: Action[]): Promise<void> {
@@ -354,6 +358,8 @@ async function run(config: Config, actions: Action[]): Promise<void> {
     const droppedAfterAccept = accepted.size - all.length;
     assert.equal(droppedOnArrival + droppedAfterAccept, (dropped.queue_full ?? 0) + (dropped.max_age ?? 0));
     assert.equal(dropped.purged, purged.length);
+    await queue.close();
+    assert.deepEqual(verifyQueueFile(file).problems, [], 'agentctl queue verify finds the file sound');
   } finally {
     await queue.close();
   }

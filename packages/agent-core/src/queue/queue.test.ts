@@ -4,7 +4,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { isOutpostError } from '../errors.ts';
-import { bytesOf, FakeClock, ids, openQueue, rec, tempQueuePath } from './fixtures.ts';
+import { bytesOf, FakeClock, ids, openQueue, rec, tempQueuePath, writeVersion4Queue } from './fixtures.ts';
 
 const big = { maxRecords: 1000, maxBytes: 1024 * 1024 };
 
@@ -384,12 +384,10 @@ test('queue: close is idempotent, checkpoints the WAL and makes every method ref
 
 test('queue: a version 2 file is migrated: its indexes go and its formed batches are pending again', async () => {
   const file = tempQueuePath();
-  let q = openQueue(file, { maxAgeMs: 60_000 });
-  q.enqueue([rec('log', 1), rec('metric', 2), rec('metric', 3)]);
-  await q.close();
   // As version 2 kept them: records 1 and 2 tagged with formed batch 7, record 3 pending.
-  const db = new Database(file);
-  db.exec(`ALTER TABLE batches DROP COLUMN first_seq;
+  const db = writeVersion4Queue(file, [rec('log', 1), rec('metric', 2), rec('metric', 3)], Date.now());
+  db.exec(`DROP INDEX records_batch_fk;
+           ALTER TABLE batches DROP COLUMN first_seq;
            ALTER TABLE batches DROP COLUMN last_seq;
            CREATE INDEX records_by_batch ON records(batch_seq, seq);
            CREATE INDEX records_pending_by_class ON records(drop_class, seq) WHERE batch_seq IS NULL;
@@ -399,7 +397,7 @@ test('queue: a version 2 file is migrated: its indexes go and its formed batches
   db.pragma('user_version = 2');
   db.close();
 
-  q = openQueue(file, { maxAgeMs: 60_000 });
+  const q = openQueue(file, { maxAgeMs: 60_000 });
   assert.equal(q.stats().batches, 0);
   const batch = q.lease(big)!;
   assert.deepEqual(ids(batch.records), [1, 2, 3], 'every record once, under its own seq');
@@ -410,11 +408,8 @@ test('queue: a version 2 file is migrated: its indexes go and its formed batches
   assert.ok(batch.seq > 7, 'the new batch seq is above the dissolved one');
   await q.close();
   const after = new Database(file, { readonly: true });
-  const indexes = after
-    .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'records'")
-    .pluck()
-    .all();
-  assert.deepEqual(indexes, ['records_batch_fk']);
+  const left = after.prepare("SELECT name FROM sqlite_master WHERE tbl_name = 'records'").pluck().all();
+  assert.deepEqual(left, [], 'the records table and its indexes are gone (version 5 keeps chunks)');
   after.close();
 });
 
@@ -424,7 +419,8 @@ test('queue: the file is a WAL database with the schema version set', async () =
   q.enqueue([rec('metric', 1)]);
   const db = new Database(file, { readonly: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(db.pragma('user_version', { simple: true }), 4);
+  assert.equal(db.pragma('user_version', { simple: true }), 5);
+  assert.equal(db.pragma('page_size', { simple: true }), 16 * 1024, 'a new file gets 16 KiB pages');
   db.close();
   await q.close();
   assert.ok(fs.existsSync(path.dirname(file)), 'parent dirs were created');
@@ -449,6 +445,8 @@ test('queue: invalid options and lease limits are refused with E_QUEUE_OPTIONS',
   assert.throws(() => openQueue(tempQueuePath(), { maxAgeMs: -1 }), bad);
   assert.throws(() => openQueue(tempQueuePath(), { policy: 'spill' as 'block' }), bad);
   assert.throws(() => openQueue(tempQueuePath(), { durability: 'fast' as 'full' }), bad);
+  assert.throws(() => openQueue(tempQueuePath(), { chunkMaxRecords: 0 }), bad);
+  assert.throws(() => openQueue(tempQueuePath(), { chunkMaxRecords: 2.5 }), bad);
   const q = openQueue(tempQueuePath());
   assert.throws(() => q.lease({ maxRecords: 0, maxBytes: 10 }), bad);
   return q.close();

@@ -4,6 +4,17 @@ import type { OutpostRecord } from '@outpost/plugin-sdk';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import {
+  CHUNK_MAX_BYTES,
+  CHUNK_MAX_RECORDS,
+  type ChunkRecord,
+  type ChunkRow,
+  chunkRecords,
+  chunkSeqs,
+  dropClassOf,
+  type Row,
+  toChunk,
+} from './chunk.ts';
+import {
   BUSY_TIMEOUT_MS,
   DROP_CLASS,
   EVICTABLE_CLASSES,
@@ -35,9 +46,11 @@ export interface QueueOptions {
   logger: Logger;
   /** Clock, for tests. */
   now?: () => number;
+  /** Most records stored in one row (chunk); default CHUNK_MAX_RECORDS. Smaller only for tests. */
+  chunkMaxRecords?: number;
 }
 
-/** `seq` is the record's AUTOINCREMENT rowid: strictly increasing, never reused. */
+/** `seq` is assigned by the queue at enqueue: strictly increasing, never reused (see the seq ceiling). */
 export interface QueuedRecord extends OutpostRecord {
   seq: number;
 }
@@ -121,16 +134,12 @@ export interface QueueEvents {
 
 type DropReason = 'queue_full' | 'max_age' | 'purged';
 
-interface Row {
-  payload: string;
+/** A batch's records as stored: seqs and JSON texts in order, and their summed bytes. */
+interface BatchContent {
+  seqs: number[];
+  payloads: string[];
   bytes: number;
-  dropClass: number;
 }
-
-/** seq, bytes, payload, as `.raw()` returns them. */
-type StoredRow = [number, number, string];
-
-const INSERT_CHUNK = 64;
 
 interface Delta {
   depth: number;
@@ -309,10 +318,14 @@ export class Queue extends EventEmitter<QueueEvents> {
     );
     this.#ackTx = db.transaction((batchSeq: number) => this.#removeBatchInTx(batchSeq));
     this.#retryDeadLetterTx = db.transaction((batchSeq: number | null, at: number) => {
-      const totals = this.#stmt.deadLetterTotals.get(batchSeq, batchSeq) as { depth: number; bytes: number };
-      const info = this.#stmt.restoreDeadLetter.run(at, batchSeq, batchSeq);
+      // New seqs and enqueue time: records the collector refused were never stored, and fresh seqs
+      // keep pending records above 'formed_through' in enqueue order.
+      const rows = (
+        this.#stmt.deadLetterRecords.all(batchSeq, batchSeq) as Array<{ bytes: number; payload: string }>
+      ).map(({ bytes, payload }) => ({ payload, bytes, dropClass: dropClassOf(payload) }));
       this.#stmt.deleteDeadLetter.run(batchSeq, batchSeq);
-      return { ...totals, lastSeq: totals.depth > 0 ? Number(info.lastInsertRowid) : 0 };
+      const bytes = rows.reduce((sum, row) => sum + row.bytes, 0);
+      return { depth: rows.length, bytes, lastSeq: rows.length > 0 ? this.#insertChunksInTx(rows, at) : 0 };
     });
     this.#purgeDeadLetterTx = db.transaction((batchSeq: number | null) => {
       const purged = this.#stmt.deleteDeadLetter.run(batchSeq, batchSeq).changes;
@@ -322,16 +335,23 @@ export class Queue extends EventEmitter<QueueEvents> {
     this.#deadLetterTx = db.transaction((batchSeq: number, reason: DeadLetterReason, at: number) => {
       const batch = this.#stmt.batchBySeq.get(batchSeq) as BatchRow | undefined;
       if (batch === undefined) throw queueBatchUnknown(batchSeq);
-      this.#stmt.copyToDeadLetter.run(
-        batchSeq,
-        batch.attempts,
-        reason.code,
-        reason.message,
-        reason.status ?? null,
-        at,
-        batch.first_seq,
-        batch.last_seq,
-      );
+      const chunks = this.#stmt.batchChunks.all(batch.first_seq, batch.last_seq) as ChunkRow[];
+      for (const chunk of chunks) {
+        for (const record of chunkRecords(chunk)) {
+          this.#stmt.insertDeadLetter.run(
+            record.seq,
+            batchSeq,
+            chunk.enqueued_at,
+            record.bytes,
+            record.payload,
+            batch.attempts,
+            reason.code,
+            reason.message,
+            reason.status ?? null,
+            at,
+          );
+        }
+      }
       return this.#removeBatchInTx(batchSeq);
     });
 
@@ -602,21 +622,7 @@ export class Queue extends EventEmitter<QueueEvents> {
       // old data, but a class never outranks a higher one.
       for (const dropClass of EVICTABLE_CLASSES) {
         if (over <= 0) break;
-        let lastEvicted = 0;
-        for (const row of this.#stmt.pendingByClass.iterate(this.#formedThrough, dropClass) as Iterable<{
-          seq: number;
-          bytes: number;
-        }>) {
-          if (over <= 0) break;
-          over -= row.bytes;
-          lastEvicted = row.seq;
-          outcome.evicted++;
-          outcome.depth--;
-          outcome.bytes -= row.bytes;
-        }
-        if (lastEvicted > 0) {
-          this.#stmt.deletePendingByClass.run(this.#formedThrough, dropClass, lastEvicted);
-        }
+        over = this.#evictClassInTx(dropClass, over, outcome);
         rows.forEach((row, i) => {
           if (over > 0 && row.dropClass === dropClass) {
             over -= row.bytes;
@@ -627,27 +633,101 @@ export class Queue extends EventEmitter<QueueEvents> {
       outcome.queueFull += outcome.evicted + keep.filter((k) => !k).length;
     }
     const kept = keep.every(Boolean) ? rows : rows.filter((_, i) => keep[i]);
-    // INSERT_CHUNK rows per statement: one call into SQLite instead of one per record.
-    let at = 0;
-    for (; at + INSERT_CHUNK <= kept.length; at += INSERT_CHUNK) {
-      const params: Array<number | string> = [];
-      for (let i = at; i < at + INSERT_CHUNK; i++) {
-        const row = kept[i]!;
-        params.push(now, row.dropClass, row.bytes, row.payload);
-      }
-      outcome.lastSeq = Number(this.#stmt.insertChunk.run(params).lastInsertRowid);
-    }
-    for (; at < kept.length; at++) {
-      const row = kept[at]!;
-      outcome.lastSeq = Number(
-        this.#stmt.insert.run(now, row.dropClass, row.bytes, row.payload).lastInsertRowid,
-      );
-    }
+    if (kept.length > 0) outcome.lastSeq = this.#insertChunksInTx(kept, now);
     for (const row of kept) outcome.bytes += row.bytes;
     outcome.accepted += kept.length;
     outcome.depth += kept.length;
     this.#countDropsInTx(outcome);
     return outcome;
+  }
+
+  /**
+   * Stores `rows` under the next seqs in chunks of up to CHUNK_MAX_RECORDS records and
+   * CHUNK_MAX_BYTES bytes; returns the last seq. The in-memory #lastSeq moves only after the commit.
+   */
+  #insertChunksInTx(rows: Row[], now: number): number {
+    const maxRecords = this.#options.chunkMaxRecords ?? CHUNK_MAX_RECORDS;
+    let seq = this.#lastSeq;
+    for (let from = 0; from < rows.length; ) {
+      let to = from;
+      let bytes = 0;
+      let classes = 0;
+      do {
+        const row = rows[to]!;
+        bytes += row.bytes;
+        classes |= 1 << row.dropClass;
+        to++;
+      } while (to < rows.length && to - from < maxRecords && bytes + rows[to]!.bytes <= CHUNK_MAX_BYTES);
+      const payloads = rows.slice(from, to).map((row) => row.payload);
+      this.#stmt.insertChunk.run(
+        seq + to - from,
+        seq + 1,
+        now,
+        to - from,
+        bytes,
+        classes,
+        null,
+        payloads.join('\n'),
+      );
+      seq += to - from;
+      from = to;
+    }
+    return seq;
+  }
+
+  /**
+   * Evicts pending records of one class, oldest first, until `over` bytes are gone; returns what is
+   * still over. Chunks left with other records are stored again under their remaining seqs.
+   */
+  #evictClassInTx(dropClass: number, over: number, outcome: EnqueueOutcome): number {
+    const bit = 1 << dropClass;
+    const changed: Array<{ chunk: ChunkRow; kept: ChunkRecord[] }> = [];
+    for (const chunk of this.#stmt.pendingChunksOfClass.iterate(
+      this.#formedThrough,
+      bit,
+    ) as Iterable<ChunkRow>) {
+      if (over <= 0) break;
+      if (chunk.classes === bit && chunk.bytes <= over) {
+        // Every record of the chunk goes: no need to take it apart.
+        over -= chunk.bytes;
+        outcome.evicted += chunk.records;
+        outcome.depth -= chunk.records;
+        outcome.bytes -= chunk.bytes;
+        changed.push({ chunk, kept: [] });
+        continue;
+      }
+      const kept: ChunkRecord[] = [];
+      for (const record of chunkRecords(chunk)) {
+        if (over > 0 && record.dropClass === dropClass) {
+          over -= record.bytes;
+          outcome.evicted++;
+          outcome.depth--;
+          outcome.bytes -= record.bytes;
+        } else {
+          kept.push(record);
+        }
+      }
+      changed.push({ chunk, kept });
+    }
+    // Writes wait for the iterator to close: a connection runs one statement at a time.
+    for (const { chunk, kept } of changed) {
+      this.#stmt.deleteChunk.run(chunk.last_seq);
+      if (kept.length > 0) this.#storeChunk(toChunk(kept, chunk.enqueued_at));
+    }
+    return over;
+  }
+
+  #storeChunk(chunk: ChunkRow): void {
+    this.#stmt.insertChunk.run(
+      chunk.last_seq,
+      chunk.first_seq,
+      chunk.enqueued_at,
+      chunk.records,
+      chunk.bytes,
+      chunk.classes,
+      chunk.seqs,
+      chunk.payload,
+    );
   }
 
   #writeCursorsInTx(cursors: CursorUpdates, now: number): void {
@@ -662,31 +742,62 @@ export class Queue extends EventEmitter<QueueEvents> {
     this.#countDropsInTx(outcome);
     for (const row of this.#stmt.batches.iterate() as Iterable<BatchRow>) {
       if (this.#leased.has(row.seq)) continue;
-      const rows = this.#stmt.batchRecords.raw().all(row.first_seq, row.last_seq) as StoredRow[];
-      outcome.batch = toBatch(row.seq, row.created_at, row.attempts, rows);
+      const chunks = this.#stmt.batchChunks.all(row.first_seq, row.last_seq) as ChunkRow[];
+      outcome.batch = toBatch(row.seq, row.created_at, row.attempts, contentOf(chunks));
       break;
     }
     if (outcome.batch === null) {
-      const rows = this.#stmt.pending
-        .raw()
-        .all(this.#formedThrough, Math.floor(limits.maxRecords)) as StoredRow[];
-      let count = 0;
-      let bytes = 0;
-      for (const [, rowBytes] of rows) {
-        if (count > 0 && bytes + rowBytes > limits.maxBytes) break;
-        count++;
-        bytes += rowBytes;
-      }
-      if (count === 0) return outcome;
-      const first = rows[0]![0];
-      const last = rows[count - 1]![0];
+      const content = this.#formInTx(Math.floor(limits.maxRecords), limits.maxBytes);
+      if (content === null) return outcome;
+      const first = content.seqs[0]!;
+      const last = content.seqs[content.seqs.length - 1]!;
       const seq = Number(this.#stmt.insertBatch.run(now, first, last).lastInsertRowid);
       this.#stmt.setCounter.run('formed_through', last);
       outcome.formedThrough = last;
-      outcome.batch = toBatch(seq, now, 0, count === rows.length ? rows : rows.slice(0, count));
+      outcome.batch = toBatch(seq, now, 0, content);
       outcome.formed = true;
     }
     return outcome;
+  }
+
+  /**
+   * Takes the oldest pending records, record by record within the limits (the first one always),
+   * as whole chunks; the chunk the limits end inside is split, so that every chunk stays wholly
+   * pending or wholly in one batch.
+   */
+  #formInTx(maxRecords: number, maxBytes: number): BatchContent | null {
+    const content: BatchContent = { seqs: [], payloads: [], bytes: 0 };
+    let split: { chunk: ChunkRow; records: ChunkRecord[]; taken: number } | null = null;
+    for (const chunk of this.#stmt.pendingChunks.iterate(this.#formedThrough) as Iterable<ChunkRow>) {
+      const count = content.seqs.length;
+      if (count >= maxRecords) break;
+      const whole =
+        count + chunk.records <= maxRecords &&
+        (content.bytes + chunk.bytes <= maxBytes || (count === 0 && chunk.records === 1));
+      if (whole) {
+        appendChunk(content, chunk);
+        continue;
+      }
+      const records = chunkRecords(chunk);
+      let taken = 0;
+      for (const record of records) {
+        const n = content.seqs.length;
+        if (n >= maxRecords || (n > 0 && content.bytes + record.bytes > maxBytes)) break;
+        content.seqs.push(record.seq);
+        content.payloads.push(record.payload);
+        content.bytes += record.bytes;
+        taken++;
+      }
+      if (taken > 0) split = { chunk, records, taken };
+      break;
+    }
+    if (split !== null) {
+      const { chunk, records, taken } = split;
+      this.#stmt.deleteChunk.run(chunk.last_seq);
+      this.#storeChunk(toChunk(records.slice(0, taken), chunk.enqueued_at));
+      this.#storeChunk(toChunk(records.slice(taken), chunk.enqueued_at));
+    }
+    return content.seqs.length === 0 ? null : content;
   }
 
   #removeBatchInTx(batchSeq: number): { depth: number; bytes: number } {
@@ -696,7 +807,7 @@ export class Queue extends EventEmitter<QueueEvents> {
       depth: number;
       bytes: number;
     };
-    this.#stmt.deleteBatchRecords.run(batch.first_seq, batch.last_seq);
+    this.#stmt.deleteBatchChunks.run(batch.first_seq, batch.last_seq);
     this.#stmt.deleteBatch.run(batchSeq);
     return totals;
   }
@@ -707,7 +818,7 @@ export class Queue extends EventEmitter<QueueEvents> {
     if (maxAgeMs === undefined) return delta;
     const cutoff = now - maxAgeMs;
     // Records enqueue in seq order, so the oldest pending one says whether any expired: the full
-    // look below runs only when one did.
+    // look below runs only when one did. A chunk's records share their enqueue time.
     const oldest = this.#stmt.oldestPending.get(this.#formedThrough) as { enqueued_at: number } | undefined;
     if (oldest === undefined || oldest.enqueued_at >= cutoff) return delta;
     const expired = this.#stmt.expiredTotals.get(this.#formedThrough, cutoff) as {
@@ -816,33 +927,33 @@ export class Queue extends EventEmitter<QueueEvents> {
 // Statements are prepared once and live as long as the queue: lease runs often, and db.pragma()
 // would prepare a throwaway statement on every call.
 function prepare(db: Database.Database) {
+  const chunkColumns = 'last_seq, first_seq, enqueued_at, records, bytes, classes, seqs, payload';
   return {
     checkpointTruncate: db.prepare('PRAGMA wal_checkpoint(TRUNCATE)'),
     busyTimeoutZero: db.prepare('PRAGMA busy_timeout = 0'),
     busyTimeoutDefault: db.prepare(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`),
-    totals: db.prepare('SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records'),
+    totals: db.prepare(
+      'SELECT coalesce(sum(records), 0) AS depth, coalesce(sum(bytes), 0) AS bytes FROM chunks',
+    ),
     batchCount: db.prepare('SELECT count(*) AS n FROM batches'),
     deadLetterCount: db.prepare('SELECT count(*) AS n FROM dead_letter'),
     counter: db.prepare('SELECT value FROM counters WHERE name = ?'),
     addCounter: db.prepare(
       'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value',
     ),
-    oldest: db.prepare('SELECT enqueued_at FROM records ORDER BY seq LIMIT 1'),
-    insert: db.prepare('INSERT INTO records(enqueued_at, drop_class, bytes, payload) VALUES (?, ?, ?, ?)'),
-    insertChunk: db.prepare(
-      `INSERT INTO records(enqueued_at, drop_class, bytes, payload) VALUES ${Array(INSERT_CHUNK).fill('(?, ?, ?, ?)').join(', ')}`,
+    oldest: db.prepare('SELECT enqueued_at FROM chunks ORDER BY last_seq LIMIT 1'),
+    insertChunk: db.prepare(`INSERT INTO chunks(${chunkColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    deleteChunk: db.prepare('DELETE FROM chunks WHERE last_seq = ?'),
+    // Pending chunks are those above 'formed_through'; a batch is the seq range [first_seq, last_seq].
+    pendingChunks: db.prepare(`SELECT ${chunkColumns} FROM chunks WHERE last_seq > ? ORDER BY last_seq`),
+    pendingChunksOfClass: db.prepare(
+      `SELECT ${chunkColumns} FROM chunks WHERE last_seq > ? AND (classes & ?) != 0 ORDER BY last_seq`,
     ),
-    // Pending records are those above 'formed_through'; a batch is the range [first_seq, last_seq].
-    pending: db.prepare('SELECT seq, bytes, payload FROM records WHERE seq > ? ORDER BY seq LIMIT ?'),
-    pendingByClass: db.prepare(
-      'SELECT seq, bytes FROM records WHERE seq > ? AND drop_class = ? ORDER BY seq',
-    ),
-    deletePendingByClass: db.prepare('DELETE FROM records WHERE seq > ? AND drop_class = ? AND seq <= ?'),
-    oldestPending: db.prepare('SELECT enqueued_at FROM records WHERE seq > ? ORDER BY seq LIMIT 1'),
+    oldestPending: db.prepare('SELECT enqueued_at FROM chunks WHERE last_seq > ? ORDER BY last_seq LIMIT 1'),
     expiredTotals: db.prepare(
-      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE seq > ? AND enqueued_at < ?',
+      'SELECT coalesce(sum(records), 0) AS depth, coalesce(sum(bytes), 0) AS bytes FROM chunks WHERE last_seq > ? AND enqueued_at < ?',
     ),
-    deleteExpired: db.prepare('DELETE FROM records WHERE seq > ? AND enqueued_at < ?'),
+    deleteExpired: db.prepare('DELETE FROM chunks WHERE last_seq > ? AND enqueued_at < ?'),
     batches: db.prepare('SELECT seq, created_at, attempts, first_seq, last_seq FROM batches ORDER BY seq'),
     batchBySeq: db.prepare(
       'SELECT seq, created_at, attempts, first_seq, last_seq FROM batches WHERE seq = ?',
@@ -851,13 +962,13 @@ function prepare(db: Database.Database) {
     setCounter: db.prepare(
       'INSERT INTO counters(name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value',
     ),
-    batchRecords: db.prepare(
-      'SELECT seq, bytes, payload FROM records WHERE seq BETWEEN ? AND ? ORDER BY seq',
+    batchChunks: db.prepare(
+      `SELECT ${chunkColumns} FROM chunks WHERE last_seq BETWEEN ? AND ? ORDER BY last_seq`,
     ),
     batchTotals: db.prepare(
-      'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM records WHERE seq BETWEEN ? AND ?',
+      'SELECT coalesce(sum(records), 0) AS depth, coalesce(sum(bytes), 0) AS bytes FROM chunks WHERE last_seq BETWEEN ? AND ?',
     ),
-    deleteBatchRecords: db.prepare('DELETE FROM records WHERE seq BETWEEN ? AND ?'),
+    deleteBatchChunks: db.prepare('DELETE FROM chunks WHERE last_seq BETWEEN ? AND ?'),
     deleteBatch: db.prepare('DELETE FROM batches WHERE seq = ?'),
     bumpAttempts: db.prepare('UPDATE batches SET attempts = attempts + 1 WHERE seq = ?'),
     cursor: db.prepare('SELECT value FROM cursors WHERE key = ?'),
@@ -877,20 +988,33 @@ function prepare(db: Database.Database) {
     deadLetterTotals: db.prepare(
       'SELECT count(*) AS depth, coalesce(sum(bytes), 0) AS bytes FROM dead_letter WHERE (? IS NULL OR batch_seq = ?)',
     ),
-    // New seqs and enqueue time: records the collector refused were never stored, and fresh seqs
-    // keep pending records above 'formed_through' in enqueue order.
-    restoreDeadLetter: db.prepare(
-      `INSERT INTO records(enqueued_at, drop_class, bytes, payload)
-       SELECT ?, CASE json_extract(payload, '$.kind')
-                WHEN 'log' THEN ${DROP_CLASS.log} WHEN 'alert' THEN ${DROP_CLASS.alert} ELSE ${DROP_CLASS.metric} END,
-              bytes, payload FROM dead_letter WHERE (? IS NULL OR batch_seq = ?) ORDER BY seq`,
+    deadLetterRecords: db.prepare(
+      'SELECT bytes, payload FROM dead_letter WHERE (? IS NULL OR batch_seq = ?) ORDER BY seq',
     ),
     deleteDeadLetter: db.prepare('DELETE FROM dead_letter WHERE (? IS NULL OR batch_seq = ?)'),
-    copyToDeadLetter: db.prepare(
+    // Dead letters stay one row per record: they are few, and listed and sampled by record.
+    insertDeadLetter: db.prepare(
       `INSERT INTO dead_letter(seq, batch_seq, enqueued_at, bytes, payload, attempts, code, message, status, dead_at)
-       SELECT seq, ?, enqueued_at, bytes, payload, ?, ?, ?, ?, ? FROM records WHERE seq BETWEEN ? AND ?`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
   };
+}
+
+/** Whole chunks' seqs and texts, appended to a batch being read or formed. */
+function appendChunk(content: BatchContent, chunk: ChunkRow): void {
+  const payloads = chunk.payload.split('\n');
+  const seqs = chunkSeqs(chunk);
+  for (let i = 0; i < payloads.length; i++) {
+    content.seqs.push(seqs[i]!);
+    content.payloads.push(payloads[i]!);
+  }
+  content.bytes += chunk.bytes;
+}
+
+function contentOf(chunks: ChunkRow[]): BatchContent {
+  const content: BatchContent = { seqs: [], payloads: [], bytes: 0 };
+  for (const chunk of chunks) appendChunk(content, chunk);
+  return content;
 }
 
 /**
@@ -898,19 +1022,16 @@ function prepare(db: Database.Database) {
  * stored payload with its seq put in front, into the request body without parsing or serialising
  * the records again. recordsJson is not enumerable, so a batch compares (and prints) as its fields.
  */
-function toBatch(seq: number, createdAt: number, attempts: number, rows: StoredRow[]): Batch {
-  let bytes = 0;
-  const recordsJson = rows.map(([recordSeq, rowBytes, payload]) => {
-    bytes += rowBytes;
-    return `{"seq":${recordSeq},${payload.slice(1)}`;
-  });
-  const batch = { seq, bytes, createdAt, attempts } as Batch;
+function toBatch(seq: number, createdAt: number, attempts: number, content: BatchContent): Batch {
+  const { seqs, payloads } = content;
+  const recordsJson = payloads.map((payload, i) => `{"seq":${seqs[i]},${payload.slice(1)}`);
+  const batch = { seq, bytes: content.bytes, createdAt, attempts } as Batch;
   Object.defineProperty(batch, 'records', {
     enumerable: true,
     configurable: true,
     get(): QueuedRecord[] {
-      const records = rows.map(([recordSeq, , payload]) => ({
-        seq: recordSeq,
+      const records = payloads.map((payload, i) => ({
+        seq: seqs[i]!,
         ...(JSON.parse(payload) as OutpostRecord),
       }));
       Object.defineProperty(batch, 'records', { value: records, enumerable: true, writable: true });
@@ -944,6 +1065,10 @@ function validateOptions(options: QueueOptions): void {
   if (!(options.maxBytes > 0)) throw queueBadOptions(`maxBytes must be > 0, got ${options.maxBytes}`);
   if (options.maxAgeMs !== undefined && !(options.maxAgeMs > 0)) {
     throw queueBadOptions(`maxAgeMs must be > 0 when set, got ${options.maxAgeMs}`);
+  }
+  const { chunkMaxRecords } = options;
+  if (chunkMaxRecords !== undefined && !(Number.isInteger(chunkMaxRecords) && chunkMaxRecords >= 1)) {
+    throw queueBadOptions(`chunkMaxRecords must be an integer >= 1 when set, got ${chunkMaxRecords}`);
   }
   if (options.policy !== 'drop_oldest' && options.policy !== 'block') {
     throw queueBadOptions(`policy must be "drop_oldest" or "block", got ${JSON.stringify(options.policy)}`);

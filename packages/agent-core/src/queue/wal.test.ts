@@ -24,7 +24,7 @@ test('wal: stays bounded under steady traffic while another connection is held o
   const file = tempQueuePath();
   const q = openQueue(file, { maxBytes: 1 << 30 });
   const reader = new Database(file, { readonly: true });
-  const peek = reader.prepare('SELECT count(*) AS n FROM records');
+  const peek = reader.prepare('SELECT count(*) AS n FROM chunks');
   try {
     // ~40 MiB of records pass through; an idle reader between statements must not pin the WAL.
     const largest = churn(q, file, 200, 0);
@@ -43,7 +43,7 @@ test('wal: a reader holding a transaction never blocks writes, and the WAL is re
   const reader = new Database(file, { readonly: true });
   try {
     reader.exec('BEGIN');
-    reader.prepare('SELECT count(*) FROM records').get();
+    reader.prepare('SELECT count(*) FROM chunks').get();
     const pinned = churn(q, file, 60, 0);
     assert.ok(pinned > 8 * 1024 * 1024, `a pinned snapshot keeps the WAL growing (${pinned} bytes)`);
     reader.exec('COMMIT');
