@@ -1,6 +1,7 @@
 /**
  * Plugins: records/s through a no-op and a filter process plugin in batches of 1000 (the daemon ->
- * plugin-host IPC hop and the isolate copy both ways included, as the processor chain calls them),
+ * plugin-host IPC hop and the isolate copy both ways included, as the processor chain calls them;
+ * records cross as JSON text in pieces of 128 records, toJsonPieces in @outpost/plugin-sdk/records),
  * the CPU time that costs per record in the daemon and in the plugin host (which holds the isolate
  * threads; unlike records/s, it does not depend on what else runs on the machine), per-call
  * overhead with one record, isolate start time, and memory per loaded idle plugin.

@@ -97,7 +97,7 @@ async function handle(request: HostRequest): Promise<unknown> {
     case 'unload':
       return unload(request.name);
     case 'call':
-      // Records stay JSON text here both ways: the daemon decodes and checks the output.
+      // Records stay JSON pieces here both ways: the daemon decodes and checks the output.
       return loaded(request.name).callJson(request.method, request.input);
     case 'stats': {
       const out: Record<string, SandboxReport> = {};

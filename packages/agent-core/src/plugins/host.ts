@@ -1,6 +1,6 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import type { OutpostRecord } from '@outpost/plugin-sdk';
-import { type PluginOutput, readPluginOutput } from '@outpost/plugin-sdk/records';
+import { type PluginOutput, readPluginOutput, toJsonPieces } from '@outpost/plugin-sdk/records';
 import type { PluginLogEntry } from '@outpost/plugin-sdk/sandbox';
 import type { Logger } from 'pino';
 import { asOutpostError, hostClosed, hostDied, hostTimeout, remoteError } from './errors.ts';
@@ -50,9 +50,10 @@ function childExecArgv(): string[] {
 
 /**
  * The daemon's side of the plugin-host child process: requests with ids and timeouts over IPC.
- * Records cross as one JSON string each way: V8-serializing 1000 record objects costs several
- * times what a string copy does. A child that dies fails the requests in flight with
- * E_PLUGIN_HOST_DIED and is restarted with backoff.
+ * Records cross as JSON text each way, in pieces of 128 records (toJsonPieces): V8-serializing
+ * 1000 record objects costs several times what a string copy does, and V8 would map and unmap
+ * one string per batch. A child that dies fails the requests in flight with E_PLUGIN_HOST_DIED
+ * and is restarted with backoff.
  */
 export class PluginHost {
   readonly #logger: Logger;
@@ -108,12 +109,12 @@ export class PluginHost {
   }
 
   /**
-   * Runs one capability call. Records cross the plugin host as JSON text; what the plugin produced
+   * Runs one capability call. Records cross the plugin host as JSON pieces; what the plugin produced
    * is decoded and checked here (readPluginOutput), so a bad record fails with E_PLUGIN_OUTPUT.
    */
   async call(name: string, method: CallMethod, input?: unknown): Promise<OutpostRecord[]> {
-    const json = input === undefined ? undefined : JSON.stringify(input);
-    const output = (await this.#request({ op: 'call', name, method, input: json })) as PluginOutput;
+    const pieces = input === undefined ? undefined : toJsonPieces(input);
+    const output = (await this.#request({ op: 'call', name, method, input: pieces })) as PluginOutput;
     try {
       return readPluginOutput(output);
     } catch (err) {
@@ -253,19 +254,32 @@ export class PluginHost {
     const child = this.#child;
     if (child === undefined || !child.connected) return Promise.reject(hostDied('not connected'));
     const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
+    const op = request.op;
+    const reply = new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(hostTimeout(request.op, timeoutMs));
+        reject(hostTimeout(op, timeoutMs));
       }, timeoutMs);
       timer.unref();
       this.#pending.set(id, { resolve, reject, timer });
-      child.send({ ...request, id } as HostRequest, (err) => {
-        if (err === null || !this.#pending.has(id)) return;
-        this.#pending.delete(id);
-        clearTimeout(timer);
-        reject(hostDied(`send failed: ${err.message}`));
-      });
     });
+    // No closure here may hold `request`: while the timer and send callbacks did, the records'
+    // JSON of every call ended up in V8's old generation (measured: a full GC every ~100 batches
+    // of 1000, about 0.3 us of daemon CPU per record).
+    const failed = (err: Error) => {
+      const pending = this.#pending.get(id);
+      if (pending === undefined) return;
+      this.#pending.delete(id);
+      clearTimeout(pending.timer);
+      pending.reject(hostDied(`send failed: ${err.message}`));
+    };
+    try {
+      child.send({ ...request, id } as HostRequest, (err) => {
+        if (err !== null) failed(err);
+      });
+    } catch (err) {
+      failed(err as Error);
+    }
+    return reply;
   }
 }

@@ -25,8 +25,8 @@ export type CallMethod = 'collect' | 'process' | 'rule' | 'action';
 export type HostRequest =
   | { id: number; op: 'load'; spec: LoadSpec }
   | { id: number; op: 'unload'; name: string }
-  /** `input`: JSON text of the records (or the alert), so the plugin host passes it on undecoded. */
-  | { id: number; op: 'call'; name: string; method: CallMethod; input: string | undefined }
+  /** `input`: JSON pieces of the records (or the alert; toJsonPieces), passed on undecoded by the plugin host. */
+  | { id: number; op: 'call'; name: string; method: CallMethod; input: string[] | undefined }
   | { id: number; op: 'stats' }
   | { id: number; op: 'shutdown' };
 
@@ -40,7 +40,7 @@ export interface SandboxReport extends PluginStats {
   alive: boolean;
 }
 
-/** A call's `value` is a PluginOutput: its records are still JSON text, checked by the daemon. */
+/** A call's `value` is a PluginOutput: its records are still JSON pieces, checked by the daemon. */
 export type HostMessage =
   | { type: 'ready' }
   | { type: 'reply'; id: number; ok: true; value: unknown }

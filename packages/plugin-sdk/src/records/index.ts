@@ -5,3 +5,4 @@ export type { NormalizeOptions } from './normalize.ts';
 export { normalizeRecord, normalizeRecords, RECORD_LIMITS, RecordProblem } from './normalize.ts';
 export type { OutputMethod, PluginOutput } from './output.ts';
 export { readPluginOutput } from './output.ts';
+export { parseJsonPieces, RECORDS_PER_PIECE, toJsonPieces } from './pieces.ts';

@@ -1,11 +1,22 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type PluginOutput, readPluginOutput } from './index.ts';
+import {
+  type PluginOutput,
+  parseJsonPieces,
+  RECORDS_PER_PIECE,
+  readPluginOutput,
+  toJsonPieces,
+} from './index.ts';
 
-const output = (json: string, method: PluginOutput['method'] = 'collect'): PluginOutput => ({
+const output = (
+  returned: string | string[],
+  emitted: string | string[] = '[]',
+  method: PluginOutput['method'] = 'collect',
+): PluginOutput => ({
   plugin: 'p',
   method,
-  json,
+  returned: typeof returned === 'string' ? [returned] : returned,
+  emitted: typeof emitted === 'string' ? [emitted] : emitted,
   now: 1000,
   maxRecords: 2,
 });
@@ -17,9 +28,7 @@ const refused = (out: PluginOutput, message: RegExp) =>
 
 test('records: readPluginOutput completes returned then emitted records', () => {
   const records = readPluginOutput(
-    output(
-      '{"returned":[{"kind":"metric","name":"a","value":1}],"emitted":[{"kind":"log","name":"b","body":"x","ts":5}]}',
-    ),
+    output('[{"kind":"metric","name":"a","value":1}]', '[{"kind":"log","name":"b","body":"x","ts":5}]'),
   );
   assert.deepEqual(records, [
     { kind: 'metric', ts: 1000, name: 'a', value: 1, attrs: {}, source: 'plugin:p' },
@@ -28,28 +37,51 @@ test('records: readPluginOutput completes returned then emitted records', () => 
 });
 
 test('records: readPluginOutput refuses text that is not a call output, naming the plugin', () => {
-  refused(output('{"returned":['), /^plugin "p": collect\(\) output refused: not JSON/);
-  refused(output('[1]'), /not a call output/);
-  refused(output('{"returned":null,"emitted":{}}'), /not a call output/);
-  refused(output('{"returned":null,"emitted":[]}', 'process'), /process\(\) must return an array/);
+  refused(output('['), /^plugin "p": collect\(\) output refused: not JSON/);
+  refused(output('null', '{}'), /not a call output/);
   refused(
-    output('{"returned":{},"emitted":[]}', 'rule'),
-    /rule\(\) must return an array of records or nothing/,
+    { ...output('null'), emitted: [1] as unknown as string[] },
+    /not a call output \(returned and emitted as JSON pieces\)/,
   );
+  refused({ ...output('null'), returned: '[]' as unknown as string[] }, /not a call output/);
+  refused(output(['[]', '{}']), /a value in several pieces must be arrays/);
+  refused(output('null', '[]', 'process'), /process\(\) must return an array/);
+  refused(output('{}', '[]', 'rule'), /rule\(\) must return an array of records or nothing/);
   refused(
-    output('{"returned":[{"kind":"metric","name":"a","value":1}],"emitted":[{},{}]}'),
+    output('[{"kind":"metric","name":"a","value":1}]', '[{},{}]'),
     /3 records, more than 2 \(limits.maxRecordsPerCall\)/,
   );
   refused(
-    output('{"returned":[],"emitted":[{"kind":"metric","name":"a","value":1,"attrs":{"k":null}}]}'),
+    output('[]', '[{"kind":"metric","name":"a","value":1,"attrs":{"k":null}}]'),
     /emitted\[0\]\.attrs\.k: must be a string, a finite number or a boolean/,
   );
 });
 
 test('records: an action only yields what it emitted; a rule only alerts', () => {
-  assert.deepEqual(readPluginOutput(output('{"returned":{"any":"thing"},"emitted":[]}', 'action')), []);
+  assert.deepEqual(readPluginOutput(output('{"any":"thing"}', '[]', 'action')), []);
   refused(
-    output('{"returned":[{"kind":"event","name":"e"}],"emitted":[]}', 'rule'),
+    output('[{"kind":"event","name":"e"}]', '[]', 'rule'),
     /returned\[0\]\.kind: must be "alert" \(rule output\)/,
+  );
+});
+
+test('records: a list in pieces comes back whole, in order, and a field is named by its place in the list', () => {
+  const records = Array.from({ length: RECORDS_PER_PIECE * 2 + 5 }, (_, i) => ({
+    kind: 'event',
+    name: `e${i}`,
+    attrs: {},
+    source: 'test',
+    ts: i,
+  }));
+  const pieces = toJsonPieces(records);
+  assert.equal(pieces.length, 3);
+  assert.ok(pieces.every((piece) => piece.startsWith('[')));
+  assert.deepEqual(parseJsonPieces(pieces), records);
+  assert.deepEqual(toJsonPieces([]), ['[]']);
+  assert.deepEqual(toJsonPieces({ kind: 'alert' }), ['{"kind":"alert"}']);
+  const bad = records.map((r, i) => (i === RECORDS_PER_PIECE + 1 ? { ...r, ts: -1 } : r));
+  refused(
+    { ...output(toJsonPieces(bad), '[]', 'process'), maxRecords: 1000 },
+    new RegExp(`returned\\[${RECORDS_PER_PIECE + 1}\\]\\.ts: must be unix time`),
   );
 });

@@ -1,6 +1,7 @@
 import type { OutpostRecord } from '../record.ts';
 import { outputInvalid } from './errors.ts';
 import { normalizeRecords, RecordProblem } from './normalize.ts';
+import { isJsonPieces, PiecesProblem, parseJsonPieces } from './pieces.ts';
 
 export type OutputMethod = 'collect' | 'process' | 'rule' | 'action';
 
@@ -12,16 +13,14 @@ export type OutputMethod = 'collect' | 'process' | 'rule' | 'action';
 export interface PluginOutput {
   plugin: string;
   method: OutputMethod;
-  /** `{"returned": <what the call returned>, "emitted": [<records given to ctx.emit>]}` */
-  json: string;
+  /** What the call returned, as JSON pieces (toJsonPieces): `["null"]` when it returned nothing. */
+  returned: string[];
+  /** The records given to ctx.emit, as JSON pieces of one array. */
+  emitted: string[];
   /** `ts` of records that have none: the sandbox's clock when the call ended. */
   now: number;
   /** The plugin's limits.maxRecordsPerCall. */
   maxRecords: number;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**
@@ -31,16 +30,21 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
  */
 export function readPluginOutput(output: PluginOutput): OutpostRecord[] {
   const { plugin, method } = output;
-  let parsed: unknown;
+  if (!isJsonPieces(output.returned) || !isJsonPieces(output.emitted)) {
+    throw outputInvalid(plugin, method, 'not a call output (returned and emitted as JSON pieces)');
+  }
+  let returned: unknown;
+  let emitted: unknown;
   try {
-    parsed = JSON.parse(output.json);
+    returned = parseJsonPieces(output.returned) ?? null;
+    emitted = parseJsonPieces(output.emitted);
   } catch (err) {
-    throw outputInvalid(plugin, method, `not JSON: ${(err as Error).message}`);
+    if (err instanceof PiecesProblem) throw outputInvalid(plugin, method, err.message);
+    throw err;
   }
-  if (!isPlainObject(parsed) || !Array.isArray(parsed.emitted)) {
-    throw outputInvalid(plugin, method, 'not a call output ({ returned, emitted })');
+  if (!Array.isArray(emitted)) {
+    throw outputInvalid(plugin, method, 'not a call output (the emitted records are not an array)');
   }
-  const returned = parsed.returned ?? null;
   if (method === 'process' && !Array.isArray(returned)) {
     throw outputInvalid(
       plugin,
@@ -52,7 +56,6 @@ export function readPluginOutput(output: PluginOutput): OutpostRecord[] {
     throw outputInvalid(plugin, method, `${method}() must return an array of records or nothing`);
   }
   const fromReturn = method === 'action' ? [] : ((returned as unknown[] | null) ?? []);
-  const emitted = parsed.emitted;
   const total = fromReturn.length + emitted.length;
   if (total > output.maxRecords) {
     throw outputInvalid(

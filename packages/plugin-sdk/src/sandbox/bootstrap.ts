@@ -5,8 +5,9 @@
  * three functions the host calls: attach (the bundle's namespace), dispatch (one capability call)
  * and settle (the answer to a host call).
  *
- * Everything crosses the boundary as strings or primitives (dispatch returns an array of two
- * strings): records and answers are JSON, so no
+ * Everything crosses the boundary as strings or primitives (dispatch takes and returns arrays of
+ * strings): records and answers are JSON, in pieces of settings.piece records (toJsonPieces in
+ * ../records/pieces.ts says why), so no
  * object the plugin built (getters, proxies, prototypes) ever reaches the host, and nothing the host
  * holds is reachable from here. The plugin can tamper with the built-ins this code uses and so break
  * its own calls, but the host checks everything that comes out.
@@ -17,6 +18,7 @@ const hostLog = $0, hostNow = $1, hostCall = $2;
 const settings = JSON.parse($3);
 const { parse, stringify } = JSON;
 const apply = Reflect.apply;
+const slice = Array.prototype.slice, concat = Array.prototype.concat, join = Array.prototype.join;
 const freeze = Object.freeze;
 const isArray = Array.isArray;
 const ErrorCtor = Error, TypeErrorCtor = TypeError, PromiseCtor = Promise, StringCtor = String;
@@ -178,9 +180,29 @@ function attach(namespace, capabilitiesJson) {
   return stringify({ start: typeof def.start === 'function', stop: typeof def.stop === 'function' });
 }
 
-// Returns [status, output]: the status is small JSON the host reads at once; the output, the
-// records as JSON text, is decoded only where the records are needed (readPluginOutput).
-async function dispatch(method, inputJson) {
+// The input as toJsonPieces cut it: one piece holds the value, several are arrays to join.
+function readInput(pieces) {
+  if (pieces.length === 1) return parse(pieces[0]);
+  const parts = [];
+  for (let i = 0; i < pieces.length; i++) parts[i] = parse(pieces[i]);
+  return apply(concat, [], parts);
+}
+
+// JSON pieces of a list, as toJsonPieces cuts them.
+function listPieces(list, toJson) {
+  const length = list.length;
+  if (!(length > settings.piece)) return [toJson(list)];
+  const pieces = [];
+  for (let i = 0; i < length; i += settings.piece) pieces[pieces.length] = toJson(apply(slice, list, [i, i + settings.piece]));
+  return pieces;
+}
+
+const joinJson = (jsons) => '[' + apply(join, jsons, [',']) + ']';
+
+// Returns [status, returned, emitted]: the status is small JSON the host reads at once; returned
+// and emitted, JSON pieces of the records, are decoded only where the records are needed
+// (readPluginOutput).
+async function dispatch(method, ...inputPieces) {
   const c = { canEmit: method !== 'start' && method !== 'stop', emitted: [], count: 0, bytes: 0, overflow: null };
   call = c;
   // Answers to host calls of an earlier call that ended are never delivered: forget them.
@@ -190,33 +212,37 @@ async function dispatch(method, inputJson) {
     let result;
     try {
       const fn = plugin[method];
-      if (inputJson === undefined) {
+      if (inputPieces.length === 0) {
         result = await apply(fn, plugin, [ctx]);
       } else {
-        const input = parse(inputJson);
+        const input = readInput(inputPieces);
         received = isArray(input) ? input.length : 1;
         result = await apply(fn, plugin, [input, ctx]);
       }
     } catch (err) {
       return [stringify({ ok: false, in: received, error: describeError(err) })];
     }
-    let returned = 'null';
+    let returned = ['null'];
     let produced = c.count;
     if (result !== undefined && c.canEmit) {
       try {
-        returned = stringify(result);
-        const length = isArray(result) ? result.length : 0;
-        if (typeof length === 'number') produced += length;
+        if (isArray(result)) {
+          returned = listPieces(result, stringify);
+          const length = result.length;
+          if (typeof length === 'number') produced += length;
+        } else {
+          returned = [stringify(result) ?? 'null'];
+        }
       } catch (err) {
         return [stringify({ ok: false, in: received, output: 'the returned value is not JSON: ' + describeError(err).message })];
       }
-      if (returned === undefined) returned = 'null';
     }
     // Put together from numbers and a string, not stringify({...}): the plugin may have set
     // Object.prototype.toJSON. (The host still reads the status as untrusted.)
     return [
       '{"ok":true,"in":' + received + ',"out":' + produced + ',"overflow":' + stringify(c.overflow) + '}',
-      '{"returned":' + returned + ',"emitted":[' + c.emitted.join(',') + ']}',
+      returned,
+      listPieces(c.emitted, joinJson),
     ];
   } finally {
     if (call === c) call = null;

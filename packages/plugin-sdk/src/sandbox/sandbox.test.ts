@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseManifest } from '../manifest/index.ts';
 import type { OutpostRecord } from '../record.ts';
+import { RECORDS_PER_PIECE, readPluginOutput, toJsonPieces } from '../records/index.ts';
 import {
   isOutpostError,
   MemoryStateStore,
@@ -120,6 +121,37 @@ test('process: the plugin works on copies; what it returns replaces the batch an
     { kind: 'metric', ts: 1, name: 'kept', value: 2, attrs: { host: 'a' }, source: 'system' },
   ]);
   assert.equal(sandbox.stats().recordsIn, 2);
+});
+
+test('process: a batch of several JSON pieces reaches the plugin whole and in order, and comes back so', async (t) => {
+  const sandbox = await load(
+    `export default {
+      process(records, ctx) {
+        ctx.emit(records.map((r) => ({ kind: 'event', name: 'seen-' + r.name })));
+        return records.map((r, i) => ({ ...r, attrs: { i } }));
+      },
+    };`,
+    { capabilities: ['process'] },
+  );
+  t.after(() => sandbox.dispose());
+  const count = RECORDS_PER_PIECE * 2 + 7;
+  const input = Array.from({ length: count }, (_, i) => metric(`m${i}`, i));
+  const output = await sandbox.callJson('process', toJsonPieces(input));
+  assert.equal(output.returned.length, 3, 'the returned records are cut into pieces again');
+  assert.equal(output.emitted.length, 3, 'so are the emitted ones');
+  const out = readPluginOutput({ ...output, maxRecords: count * 2 });
+  assert.equal(out.length, count * 2);
+  assert.deepEqual(
+    out.slice(0, count).map((r) => [r.name, r.attrs.i]),
+    input.map((r, i) => [r.name, i]),
+  );
+  assert.deepEqual(
+    out.slice(count).map((r) => r.name),
+    input.map((r) => `seen-${r.name}`),
+  );
+  assert.equal(sandbox.stats().recordsIn, count);
+  assert.equal(sandbox.stats().recordsOut, count * 2);
+  await assert.rejects(sandbox.callJson('process', []), /the input must be JSON pieces/);
 });
 
 test('process: returning nothing is refused instead of silently dropping the batch', async (t) => {

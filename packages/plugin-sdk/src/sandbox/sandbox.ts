@@ -5,6 +5,7 @@ import type { AlertRecord, Capability, JsonValue } from '../plugin.ts';
 import type { AttrValue, OutpostRecord } from '../record.ts';
 import { outputInvalid } from '../records/errors.ts';
 import { type OutputMethod, type PluginOutput, readPluginOutput } from '../records/output.ts';
+import { isJsonPieces, RECORDS_PER_PIECE, toJsonPieces } from '../records/pieces.ts';
 import { BOOTSTRAP } from './bootstrap.ts';
 import {
   BOOTSTRAP_FILENAME,
@@ -94,7 +95,7 @@ export interface PluginStats {
 
 type Method = Capability | 'start' | 'stop';
 
-/** What the bootstrap's dispatch says about a call, beside the output's JSON text. */
+/** What the bootstrap's dispatch says about a call, beside the output's JSON pieces. */
 interface DispatchStatus {
   ok: boolean;
   error?: ThrownError;
@@ -236,32 +237,36 @@ export class PluginSandbox {
 
   /** The plugin gets a copy of `records`; what it returns (and emits) replaces them. */
   async process(records: readonly OutpostRecord[]): Promise<OutpostRecord[]> {
-    return this.#records('process', JSON.stringify(records));
+    return this.#records('process', toJsonPieces(records));
   }
 
   /** Alerts (kind 'alert') the rule produced from `records`. */
   async rule(records: readonly OutpostRecord[]): Promise<AlertRecord[]> {
-    return (await this.#records('rule', JSON.stringify(records))) as AlertRecord[];
+    return (await this.#records('rule', toJsonPieces(records))) as AlertRecord[];
   }
 
   /** Runs the action on `alert`; returns the records it emitted, if any. */
   async action(alert: AlertRecord): Promise<OutpostRecord[]> {
-    return this.#records('action', JSON.stringify(alert));
+    return this.#records('action', toJsonPieces(alert));
   }
 
   /**
-   * One capability call with its input as JSON text (the records of process and rule, the alert of
-   * an action, nothing for collect), its output left as JSON text and unchecked: whoever needs the
-   * records decodes them with readPluginOutput (@outpost/plugin-sdk/records). The plugin host uses
-   * this so that records cross it without being decoded there.
+   * One capability call with its input as JSON pieces (toJsonPieces of the records of process and
+   * rule, of the alert of an action; nothing for collect), its output left as JSON pieces and
+   * unchecked: whoever needs the records decodes them with readPluginOutput
+   * (@outpost/plugin-sdk/records). The plugin host uses this so that records cross it without
+   * being decoded there.
    */
-  async callJson(method: OutputMethod, inputJson?: string): Promise<PluginOutput> {
-    if ((method === 'collect') !== (inputJson === undefined)) {
+  async callJson(method: OutputMethod, input?: readonly string[]): Promise<PluginOutput> {
+    if ((method === 'collect') !== (input === undefined)) {
       throw new TypeError(
-        `callJson(${method}): ${method === 'collect' ? 'collect takes no input' : 'the input (JSON text) is missing'}`,
+        `callJson(${method}): ${method === 'collect' ? 'collect takes no input' : 'the input (JSON pieces) is missing'}`,
       );
     }
-    return this.#call(method, inputJson) as Promise<PluginOutput>;
+    if (input !== undefined && (!isJsonPieces(input) || input.length === 0)) {
+      throw new TypeError(`callJson(${method}): the input must be JSON pieces (toJsonPieces)`);
+    }
+    return this.#call(method, input) as Promise<PluginOutput>;
   }
 
   stats(): PluginStats {
@@ -300,6 +305,7 @@ export class PluginSandbox {
         config: JSON.stringify(this.config),
         maxRecords: limits.maxRecordsPerCall,
         maxOutputBytes: limits.maxOutputBytes,
+        piece: RECORDS_PER_PIECE,
       });
       const api = (await this.#context.evalClosure(
         BOOTSTRAP,
@@ -409,8 +415,8 @@ export class PluginSandbox {
     }
   }
 
-  async #records(method: OutputMethod, inputJson: string | undefined): Promise<OutpostRecord[]> {
-    const output = await this.callJson(method, inputJson);
+  async #records(method: OutputMethod, input: string[] | undefined): Promise<OutpostRecord[]> {
+    const output = await this.callJson(method, input);
     try {
       return readPluginOutput(output);
     } catch (err) {
@@ -419,14 +425,14 @@ export class PluginSandbox {
     }
   }
 
-  #call(method: Method, inputJson: string | undefined): Promise<PluginOutput | undefined> {
+  #call(method: Method, input: readonly string[] | undefined): Promise<PluginOutput | undefined> {
     this.#checkUsable(method);
-    const run = this.#tail.then(() => this.#callNow(method, inputJson));
+    const run = this.#tail.then(() => this.#callNow(method, input));
     this.#tail = run.catch(noop);
     return run;
   }
 
-  async #callNow(method: Method, inputJson: string | undefined): Promise<PluginOutput | undefined> {
+  async #callNow(method: Method, input: readonly string[] | undefined): Promise<PluginOutput | undefined> {
     this.#checkUsable(method, true);
     const limits = this.#limits;
     const cpuAllowedMs = this.#cpuLeftMs();
@@ -468,7 +474,7 @@ export class PluginSandbox {
     try {
       const { timeout, cpuBound } = this.#taskTimeout(call);
       const entered = this.#dispatch
-        .apply(undefined, [method, inputJson], {
+        .apply(undefined, input === undefined ? [method] : [method, ...input], {
           arguments: { copy: true },
           result: { copy: true, promise: true },
           timeout,
@@ -526,10 +532,10 @@ export class PluginSandbox {
     return pluginThrew(this.#name, call.method, { name: err.name, message: err.message });
   }
 
-  /** Reads the call's status; the records stay JSON text, measured but not decoded. */
+  /** Reads the call's status; the records stay JSON pieces, measured but not decoded. */
   #readStatus(call: ActiveCall, raw: unknown): PluginOutput | undefined {
     const method = call.method;
-    const [statusJson, json] = raw as [unknown, unknown];
+    const [statusJson, returned, emitted] = raw as [unknown, unknown, unknown];
     const status = readDispatchStatus(statusJson);
     if (status === undefined) {
       throw outputInvalid(
@@ -552,8 +558,13 @@ export class PluginSandbox {
     }
     if (status.overflow) throw outputInvalid(this.#name, method, status.overflow);
     if (method === 'start' || method === 'stop') return undefined;
-    if (typeof json !== 'string') throw outputInvalid(this.#name, method, 'the sandbox returned no output');
-    if (json.length > this.#limits.maxOutputBytes) {
+    if (!isJsonPieces(returned) || !isJsonPieces(emitted)) {
+      throw outputInvalid(this.#name, method, 'the sandbox returned no output');
+    }
+    let length = 0;
+    for (const piece of returned) length += piece.length;
+    for (const piece of emitted) length += piece.length;
+    if (length > this.#limits.maxOutputBytes) {
       throw outputInvalid(
         this.#name,
         method,
@@ -564,7 +575,8 @@ export class PluginSandbox {
     return {
       plugin: this.#name,
       method,
-      json,
+      returned,
+      emitted,
       now: this.#clock.now(),
       maxRecords: this.#limits.maxRecordsPerCall,
     };
