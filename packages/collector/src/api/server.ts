@@ -212,6 +212,7 @@ export function buildApi(options: ApiOptions): Api {
         agentId: auth.agentId,
         idempotencyKey: auth.idempotencyKey!,
         body: body.value,
+        bytes: body.bytes,
         maxRecordsPerBatch: limits.maxRecordsPerBatch,
         now: Date.now(),
       });

@@ -1,5 +1,6 @@
-import { forbidden, sha256Hex } from '../auth/index.ts';
+import { forbidden } from '../auth/index.ts';
 import type { Store } from '../store/index.ts';
+import { ContentHash } from './content-hash.ts';
 import { parseDataRequest } from './data-request.ts';
 import { badRequest, idempotencyConflict } from './errors.ts';
 import type { DataRequest } from './schemas.ts';
@@ -15,6 +16,8 @@ export interface IngestBatchInput {
   idempotencyKey: string;
   /** The decoded JSON body. */
   body: unknown;
+  /** The body's JSON bytes (decompressed), when at hand: the content hash is then taken over them. */
+  bytes?: Buffer | undefined;
   maxRecordsPerBatch: number;
   now: number;
 }
@@ -56,12 +59,11 @@ export async function ingestBatch(store: Store, input: IngestBatchInput): Promis
   if (request.agent.id !== input.agentId) {
     throw forbidden(`agent.id "${request.agent.id}" is not the authenticated agent (${input.agentId})`);
   }
-  // The agent block is left out: a label change between two attempts of one batch is no conflict.
-  const contentSha256 = sha256Hex(JSON.stringify([request.batch, request.records]));
+  const content = new ContentHash(input.body, input.bytes, request);
   return store.transaction(async (tx) => {
     const existing = await tx.getIdempotency(input.idempotencyKey);
     if (existing) {
-      if (existing.agentId !== input.agentId || existing.contentSha256 !== contentSha256) {
+      if (existing.agentId !== input.agentId || !content.matches(existing.contentSha256)) {
         throw idempotencyConflict(input.idempotencyKey);
       }
       return { response: existing.response as DataResponse, replayed: true, duplicates: 0 };
@@ -71,7 +73,7 @@ export async function ingestBatch(store: Store, input: IngestBatchInput): Promis
     await tx.putIdempotency({
       key: input.idempotencyKey,
       agentId: input.agentId,
-      contentSha256,
+      contentSha256: content.value,
       response,
       createdAt: input.now,
     });

@@ -77,6 +77,8 @@ test('ingest: garbage, truncated and empty zstd bodies are 400-class errors', ()
     'E_BAD_COMPRESSED_BODY',
     /truncated/,
   );
+  // Bodies share one decompression context: the truncated frame must not run into the next body.
+  assert.deepEqual(decodeBody(frame, 'zstd', limits).value, { a: 'b'.repeat(1000) });
   expectCode(() => decodeBody(Buffer.alloc(0), 'zstd', limits), 'E_BAD_COMPRESSED_BODY', /empty/);
   expectCode(
     () => decodeBody(Buffer.concat([frame, Buffer.from('trailing junk')]), 'zstd', limits),

@@ -1,6 +1,13 @@
 import type Database from 'better-sqlite3';
 import { transactionEnded } from './errors.ts';
-import { type RecordRow, toRecord } from './record-row.ts';
+import {
+  AGENT_ID_OF_ROW,
+  RECORD_AGENT_IS,
+  RECORD_COLUMNS,
+  type RecordRow,
+  recordKindIs,
+  toRecord,
+} from './record-row.ts';
 import type { SerializedRun } from './section.ts';
 import { StatementCache } from './statements.ts';
 import type { Attrs, RecordKind, StoredRecord } from './types.ts';
@@ -483,10 +490,14 @@ export class SqliteAlertStore implements AlertStore {
     return this.#run(() => {
       const rows = (
         kind === undefined
-          ? this.#sql.get('SELECT * FROM records WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit)
+          ? this.#sql
+              .get(`SELECT ${RECORD_COLUMNS} FROM records WHERE id > ? ORDER BY id LIMIT ?`)
+              .all(afterId, limit)
           : this.#sql
-              .get('SELECT * FROM records WHERE id > ? AND kind = ? ORDER BY id LIMIT ?')
-              .all(afterId, kind, limit)
+              .get(
+                `SELECT ${RECORD_COLUMNS} FROM records WHERE id > ? AND ${recordKindIs(kind)} ORDER BY id LIMIT ?`,
+              )
+              .all(afterId, limit)
       ) as RecordRow[];
       return rows.map(toRecord);
     });
@@ -503,11 +514,12 @@ export class SqliteAlertStore implements AlertStore {
       () =>
         this.#sql
           .get(
-            `SELECT agent_id AS agentId, COUNT(*) AS count, AVG(value) AS avg, MIN(value) AS min, MAX(value) AS max,
-               (SELECT r2.value FROM records r2 WHERE r2.agent_id = r.agent_id AND r2.name = @name
+            `SELECT (SELECT id FROM agents WHERE key = r.agent_key) AS agentId, COUNT(*) AS count, AVG(value) AS avg,
+               MIN(value) AS min, MAX(value) AS max,
+               (SELECT r2.value FROM records r2 WHERE r2.agent_key = r.agent_key AND r2.name = @name AND r2.kind = 'metric'
                   AND r2.ts >= @from AND r2.ts <= @to ORDER BY r2.ts DESC, r2.id DESC LIMIT 1) AS last
              FROM records r WHERE name = @name AND kind = 'metric' AND ts >= @from AND ts <= @to AND value IS NOT NULL
-             GROUP BY agent_id`,
+             GROUP BY r.agent_key`,
           )
           .all({ name, from, to }) as MetricAggregate[],
     );
@@ -523,10 +535,10 @@ export class SqliteAlertStore implements AlertStore {
       () =>
         this.#sql
           .get(
-            `SELECT agent_id AS agentId, COUNT(*) AS count FROM records
+            `SELECT ${AGENT_ID_OF_ROW} AS agentId, COUNT(*) AS count FROM records
              WHERE kind = 'log' AND ts >= @from AND ts <= @to ${name === undefined ? '' : 'AND name = @name'}
                AND outpost_regexp(@pattern, body)
-             GROUP BY agent_id`,
+             GROUP BY agent_key`,
           )
           .all({ pattern, from, to, ...(name === undefined ? {} : { name }) }) as RecordCount[],
     );
@@ -537,8 +549,8 @@ export class SqliteAlertStore implements AlertStore {
       () =>
         this.#sql
           .get(
-            `SELECT agent_id AS agentId, COUNT(*) AS count FROM records
-             WHERE name = ? AND kind = 'metric' AND ts >= ? AND ts <= ? GROUP BY agent_id`,
+            `SELECT ${AGENT_ID_OF_ROW} AS agentId, COUNT(*) AS count FROM records
+             WHERE name = ? AND kind = 'metric' AND ts >= ? AND ts <= ? GROUP BY agent_key`,
           )
           .all(name, from, to) as RecordCount[],
     );
@@ -558,10 +570,10 @@ export class SqliteAlertStore implements AlertStore {
           .get(
             // One row per series: attrs as stored (an agent writes a series' attrs in one key order).
             `INSERT INTO record_rollups (agent_id, name, attrs, hour, unit, source, count, sum, min, max)
-             SELECT agent_id, name, attrs, CAST(ts / ${HOUR_MS} AS INTEGER) * ${HOUR_MS}, MAX(unit), MAX(source),
+             SELECT ${AGENT_ID_OF_ROW}, name, attrs, CAST(ts / ${HOUR_MS} AS INTEGER) * ${HOUR_MS}, MAX(unit), MAX(source),
                COUNT(*), SUM(value), MIN(value), MAX(value)
              FROM records WHERE id > ? AND id <= ? AND kind = 'metric' AND value IS NOT NULL
-             GROUP BY agent_id, name, attrs, CAST(ts / ${HOUR_MS} AS INTEGER)
+             GROUP BY agent_key, name, attrs, CAST(ts / ${HOUR_MS} AS INTEGER)
              ON CONFLICT (agent_id, name, hour, attrs) DO UPDATE SET count = count + excluded.count,
                sum = sum + excluded.sum, min = MIN(min, excluded.min), max = MAX(max, excluded.max),
                unit = COALESCE(excluded.unit, unit)`,
@@ -630,7 +642,7 @@ export class SqliteAlertStore implements AlertStore {
     return this.#run(() => {
       const where = new Where()
         .and("kind = 'metric'")
-        .add('agent_id = @agentId', 'agentId', filter.agentId)
+        .add(RECORD_AGENT_IS, 'agentId', filter.agentId)
         .add('name = @name', 'name', filter.name);
       const row = this.#sql.get(`SELECT MIN(ts) AS ts FROM records ${where}`).get(where.params) as {
         ts: number | null;

@@ -19,3 +19,12 @@ export const schemaTooNew = (file: string, found: number, known: number) =>
 
 export const transactionEnded = () =>
   new OutpostError('E_STORE_TRANSACTION_ENDED', 'this transaction has already committed or rolled back');
+
+export const unknownAgent = (agentId: string) =>
+  new OutpostError(
+    'E_STORE_UNKNOWN_AGENT',
+    `no agent "${agentId}" is registered; register it before storing its records`,
+    {
+      agentId,
+    },
+  );

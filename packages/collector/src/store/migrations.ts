@@ -250,6 +250,56 @@ export const MIGRATIONS: readonly Migration[] = [
       DELETE FROM sink_cursors WHERE sink = 'retention:rollup';
     `,
   },
+  {
+    version: 6,
+    name: 'records keep the agent as an integer key',
+    sql: `
+      -- The 28-character agent id, repeated in every record and in three of its indexes, cost about a
+      -- fifth of each insert. An explicit column rather than the rowid: VACUUM may renumber the rowids
+      -- of a table without an INTEGER PRIMARY KEY.
+      ALTER TABLE agents ADD COLUMN key INTEGER;
+      UPDATE agents SET key = rowid;
+      CREATE UNIQUE INDEX agents_key ON agents(key);
+      -- Agents are never deleted, so MAX + 1 never hands out a key twice.
+      CREATE TRIGGER agents_assign_key AFTER INSERT ON agents WHEN NEW.key IS NULL
+      BEGIN
+        UPDATE agents SET key = (SELECT COALESCE(MAX(key), 0) + 1 FROM agents) WHERE id = NEW.id;
+      END;
+
+      CREATE TABLE records_by_key (
+        id INTEGER PRIMARY KEY,
+        agent_key INTEGER NOT NULL REFERENCES agents(key),
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        ts REAL NOT NULL,
+        name TEXT NOT NULL,
+        value REAL,
+        unit TEXT,
+        body TEXT,
+        attrs TEXT NOT NULL,
+        source TEXT NOT NULL,
+        received_at INTEGER NOT NULL,
+        UNIQUE (agent_key, seq)
+      ) STRICT;
+      -- Ids are kept: forwarding and alerting cursors point at them.
+      INSERT INTO records_by_key (id, agent_key, seq, kind, ts, name, value, unit, body, attrs, source, received_at)
+        SELECT r.id, a.key, r.seq, r.kind, r.ts, r.name, r.value, r.unit, r.body, r.attrs, r.source, r.received_at
+        FROM records r JOIN agents a ON a.id = r.agent_id ORDER BY r.id;
+      DROP TABLE records;
+      ALTER TABLE records_by_key RENAME TO records;
+      -- By name only for metrics, the series charts and alert rules read by name: logs and events,
+      -- most of the volume, are read by time or agent, and two fewer index entries per record took
+      -- about a third off an insert's SQLite cost. A query must say kind = 'metric' literally to use
+      -- them.
+      CREATE INDEX records_agent_name_ts ON records(agent_key, name, ts, id) WHERE kind = 'metric';
+      CREATE INDEX records_name_ts ON records(name, ts, id) WHERE kind = 'metric';
+      CREATE INDEX records_agent_ts ON records(agent_key, ts, id);
+      CREATE INDEX records_ts ON records(ts, id);
+      -- The edge-alert reader looks for alert records after its cursor on every evaluation; without
+      -- this it read every record ingested since.
+      CREATE INDEX records_alert_id ON records(id) WHERE kind = 'alert';
+    `,
+  },
 ];
 
 /** Applies the pending migrations in one transaction; returns the versions applied. */

@@ -4,10 +4,10 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { isOutpostError } from '../errors.ts';
 import { SqliteAlertStore } from './alerts.ts';
-import { storeClosed, storeOpenFailed, transactionEnded } from './errors.ts';
+import { storeClosed, storeOpenFailed, transactionEnded, unknownAgent } from './errors.ts';
 import { SqliteFleetStore } from './fleet.ts';
 import { migrate } from './migrations.ts';
-import { type RecordRow, toRecord } from './record-row.ts';
+import { RECORD_AGENT_IS, RECORD_COLUMNS, type RecordRow, recordKindIs, toRecord } from './record-row.ts';
 import type {
   Heartbeat,
   IdempotencyEntry,
@@ -68,6 +68,10 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     db.exec('PRAGMA foreign_keys = ON');
     db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`);
     const applied = migrate(db, options.file);
+    // The statement journals of the record inserts (and the sub-journals of group commit's savepoints)
+    // stay in memory: spilled to a temporary file, they cost a write() for every page an insert changed.
+    // Set after the migrations, whose index builds over a large file may need to sort on disk.
+    db.exec('PRAGMA temp_store = MEMORY');
     if (applied.length > 0) options.logger?.info({ file: options.file, applied }, 'store migrations applied');
   } catch (err) {
     db.close();
@@ -109,8 +113,8 @@ class SqliteStore implements Store {
         `INSERT INTO idempotency (key, agent_id, content_sha256, response, created_at)
          VALUES (@key, @agentId, @contentSha256, @response, @createdAt)`,
       ),
-      insertRecord: prepare(insertRecordsSql(1)),
-      insertRecordChunk: prepare(insertRecordsSql(INSERT_CHUNK)),
+      agentKey: prepare('SELECT key FROM agents WHERE id = ?').pluck(),
+      insertRecords: INSERT_ROWS.map((rows) => [rows, prepare(insertRecordsSql(rows))] as const),
     };
   }
 
@@ -142,18 +146,18 @@ class SqliteStore implements Store {
   queryRecords(query: RecordQuery): Promise<RecordPage> {
     return this.#run(() => {
       const where = new Where({ limit: query.limit + 1 })
-        .add('agent_id = @agentId', 'agentId', query.agentId)
+        .add(RECORD_AGENT_IS, 'agentId', query.agentId)
         .add('name = @name', 'name', query.name)
-        .add('kind = @kind', 'kind', query.kind)
         .add('ts >= @from', 'from', query.from)
         .add('ts < @to', 'to', query.to);
+      if (query.kind !== undefined) where.and(recordKindIs(query.kind));
       if (query.after !== undefined) {
         where.and('(ts > @afterTs OR (ts = @afterTs AND id > @afterId))', {
           afterTs: query.after.ts,
           afterId: query.after.id,
         });
       }
-      const sql = `SELECT * FROM records ${where} ORDER BY ts, id LIMIT @limit`;
+      const sql = `SELECT ${RECORD_COLUMNS} FROM records ${where} ORDER BY ts, id LIMIT @limit`;
       let statement = this.#queryCache.get(sql);
       if (!statement) {
         statement = this.#db.prepare(sql);
@@ -272,13 +276,16 @@ class SqliteTransaction implements StoreTransaction {
     receivedAt: number,
   ): Promise<number> {
     this.#assertActive();
-    // INSERT_CHUNK rows per statement: one call into SQLite instead of one per record.
+    const agentKey = this.#statements.agentKey.get(agentId) as number | undefined;
+    if (agentKey === undefined) throw unknownAgent(agentId);
+    // Many rows per statement: one call into SQLite instead of one per record, and each statement
+    // journals the pages it changes once (a statement may abort partway), not once per row.
     let inserted = 0;
     let at = 0;
     const params: unknown[] = [];
     const bind = (record: IngestRecord) =>
       params.push(
-        agentId,
+        agentKey,
         record.seq,
         record.kind,
         record.ts,
@@ -290,15 +297,12 @@ class SqliteTransaction implements StoreTransaction {
         record.source,
         receivedAt,
       );
-    for (; at + INSERT_CHUNK <= records.length; at += INSERT_CHUNK) {
-      params.length = 0;
-      for (let i = at; i < at + INSERT_CHUNK; i++) bind(records[i]!);
-      inserted += this.#statements.insertRecordChunk.run(params).changes;
-    }
-    for (; at < records.length; at++) {
-      params.length = 0;
-      bind(records[at]!);
-      inserted += this.#statements.insertRecord.run(params).changes;
+    for (const [rows, statement] of this.#statements.insertRecords) {
+      for (; at + rows <= records.length; at += rows) {
+        params.length = 0;
+        for (let i = at; i < at + rows; i++) bind(records[i]!);
+        inserted += statement.run(params).changes;
+      }
     }
     return inserted;
   }
@@ -315,18 +319,20 @@ interface PendingTransaction {
 }
 
 interface TransactionStatements {
+  agentKey: Database.Statement;
   getIdempotency: Database.Statement;
   putIdempotency: Database.Statement;
-  insertRecord: Database.Statement;
-  insertRecordChunk: Database.Statement;
+  /** By rows per statement, largest first; the last inserts one row. */
+  insertRecords: ReadonlyArray<readonly [number, Database.Statement]>;
 }
 
-const INSERT_CHUNK = 50;
+/** Rows per INSERT statement, largest first: a batch of any size takes at most 15 statements past its 500s. */
+const INSERT_ROWS = [500, 100, 20, 5, 1];
 
 function insertRecordsSql(rows: number): string {
   const values = Array(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
-  return `INSERT INTO records (agent_id, seq, kind, ts, name, value, unit, body, attrs, source, received_at)
-          VALUES ${values} ON CONFLICT (agent_id, seq) DO NOTHING`;
+  return `INSERT INTO records (agent_key, seq, kind, ts, name, value, unit, body, attrs, source, received_at)
+          VALUES ${values} ON CONFLICT (agent_key, seq) DO NOTHING`;
 }
 
 function toAgent(row: AgentRow): StoredAgent {

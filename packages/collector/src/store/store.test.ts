@@ -259,21 +259,22 @@ test('store: paging through any filter returns exactly the matching records, in 
 test('store: a batch past one insert chunk stores every record once; repeated seqs are skipped and counted', async () => {
   const store = await openSqliteStore({ file: dbFile() });
   await store.registerAgent(agent('agt_c'));
-  const first = Array.from({ length: 123 }, (_, i) => metric(i + 1, 1_000 + i));
-  assert.equal(await insert(store, 'agt_c', first), 123);
-  // Seqs 64..193: 60 already stored, 70 new; and 150 once more, repeated inside the batch.
-  const second = [...Array.from({ length: 130 }, (_, i) => metric(i + 64, 2_000 + i)), metric(150, 3_000)];
+  // Sizes that take every statement size (500, 100, 20, 5 and 1 rows).
+  const first = Array.from({ length: 623 }, (_, i) => metric(i + 1, 1_000 + i));
+  assert.equal(await insert(store, 'agt_c', first), 623);
+  // Seqs 64..693: 560 already stored, 70 new; and 650 once more, repeated inside the batch.
+  const second = [...Array.from({ length: 630 }, (_, i) => metric(i + 64, 2_000 + i)), metric(650, 3_000)];
   assert.equal(await insert(store, 'agt_c', second), 70);
   const page = await store.queryRecords({ agentId: 'agt_c', limit: 1000 });
-  assert.equal(page.records.length, 193);
+  assert.equal(page.records.length, 693);
   assert.deepEqual(
     page.records.map((r) => r.seq).sort((a, b) => a - b),
-    Array.from({ length: 193 }, (_, i) => i + 1),
+    Array.from({ length: 693 }, (_, i) => i + 1),
   );
   const r64 = page.records.find((r) => r.seq === 64)!;
   assert.equal(r64.ts, 1_063, 'a repeated seq keeps the record stored first');
   assert.deepEqual(r64.attrs, { cpu: 0 });
-  assert.equal(page.records.find((r) => r.seq === 150)!.ts, 2_086);
+  assert.equal(page.records.find((r) => r.seq === 650)!.ts, 2_586);
   await store.close();
 });
 
