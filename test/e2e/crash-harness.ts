@@ -6,11 +6,12 @@
  */
 import { join } from 'node:path';
 import { ControlClient } from '../../packages/agent-core/src/index.ts';
+import { CrashLedger } from './crash-ledger.ts';
 import { CHAOS, type Fault, FlakyProxy } from './flaky-proxy.ts';
 import {
-  allRecords,
   type RunningAgent,
   type RunningCollector,
+  recordPages,
   startAgent,
   startCollector,
 } from './harness.ts';
@@ -157,6 +158,8 @@ export async function runCrashCycles(options: {
   seed?: number;
   /** Records per push. */
   pushSize?: number;
+  /** Pause between two pushes: 0 pushes as fast as the agent answers. */
+  pushPauseMs?: number;
   /** send.max_in_flight of the agent (its default, 4, when not given). */
   maxInFlight?: number;
   log?: (line: string) => void;
@@ -175,8 +178,8 @@ export async function runCrashCycles(options: {
   let agent: RunningAgent = await startAgent(options.dir, yaml, env);
   let client = new ControlClient(agent.socket, { timeoutMs: 5000 });
 
-  const accepted = new Set<number>();
-  const uncertain = new Set<number>();
+  const ledger = new CrashLedger();
+  const pushPauseMs = options.pushPauseMs ?? 0;
   let next = 1;
   let producing = true;
   const kills = { agent: 0, collector: 0, both: 0 };
@@ -188,14 +191,14 @@ export async function runCrashCycles(options: {
     const records = numbers.map((n) => ({ kind: 'event', name: 'crash.test', attrs: { n } }));
     try {
       await client.post('/v1/records', { records });
-      for (const n of numbers) accepted.add(n);
+      ledger.markAccepted(numbers);
     } catch (err) {
       // An answer other than 200 (the agent still starting, say) or no connection at all means
       // the records were not taken; only a request cut off midway leaves it open.
       if ((err as { code?: string }).code === 'E_CONTROL_REQUEST') return;
       const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code ?? '';
       if (REFUSED.has(code)) return;
-      for (const n of numbers) uncertain.add(n);
+      ledger.markUncertain(numbers);
       // The agent may be gone: give the cycle a moment instead of spinning on a dead socket.
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -205,6 +208,7 @@ export async function runCrashCycles(options: {
     while (producing) {
       if (agentUp) await push();
       else await new Promise((r) => setTimeout(r, 10));
+      if (pushPauseMs > 0) await new Promise((r) => setTimeout(r, pushPauseMs));
     }
   })();
 
@@ -230,7 +234,7 @@ export async function runCrashCycles(options: {
         agentUp = true;
       }
       options.log?.(
-        `cycle ${cycle}/${options.cycles}: killed ${victim}; ${accepted.size} accepted, ${uncertain.size} uncertain`,
+        `cycle ${cycle}/${options.cycles}: killed ${victim}; ${ledger.accepted} accepted, ${ledger.uncertain} uncertain`,
       );
     }
     producing = false;
@@ -240,34 +244,19 @@ export async function runCrashCycles(options: {
     const drained = await drainAgent(client, options.log);
     const status = drained.last;
     const agentStatus = await client.get<{ collector: { agentId: string } }>('/v1/status');
-    const stored = await allRecords(collector, agentStatus.collector.agentId);
-
-    const seen = new Map<number, number>();
-    for (const r of stored) {
-      const n = Number(r.attrs.n);
-      seen.set(n, (seen.get(n) ?? 0) + 1);
+    for await (const page of recordPages(collector, agentStatus.collector.agentId)) {
+      for (const r of page) ledger.markStored(r.attrs.n);
     }
-    const lost = [...accepted].filter((n) => !seen.has(n));
-    const duplicated = [...seen].filter(([, count]) => count > 1).map(([n]) => n);
-    const unknown = [...seen.keys()].filter((n) => !accepted.has(n) && !uncertain.has(n));
     return {
       seed,
       cycles: options.cycles,
       kills,
-      accepted: accepted.size,
-      uncertain: uncertain.size,
-      uncertainStored: [...uncertain].filter((n) => seen.has(n)).length,
-      stored: stored.length,
-      lost: lost.length,
-      duplicated: duplicated.length,
-      unknown: unknown.length,
+      ...ledger.tally(),
       dropped: Object.values(status.stats.dropped).reduce((a, b) => a + b, 0) + status.stats.deadLetter,
       faults: { ...proxy.counts },
       backlog: drained.backlog,
       drainMs: drained.ms,
       drainPerSecond: drained.perSecond,
-      lostExamples: lost.slice(0, 10),
-      duplicatedExamples: duplicated.slice(0, 10),
     };
   } finally {
     producing = false;

@@ -245,14 +245,23 @@ export async function allRecords(
   route: 'metrics' | 'records' = 'records',
 ): Promise<StoredRecord[]> {
   const out: StoredRecord[] = [];
+  for await (const page of recordPages(collector, agentId, route)) out.push(...page);
+  return out;
+}
+
+/** An agent's stored records page by page, for runs too big to hold in memory at once. */
+export async function* recordPages(
+  collector: RunningCollector,
+  agentId: string,
+  route: 'metrics' | 'records' = 'records',
+): AsyncGenerator<StoredRecord[]> {
   let after = '';
   for (;;) {
     const page = await collector.api<Record<string, StoredRecord[]> & { next: string | null; more: boolean }>(
       `/api/v1/${route}?agent=${agentId}&limit=10000${after ? `&after=${encodeURIComponent(after)}` : ''}`,
     );
-    const items = page[route] ?? [];
-    out.push(...items);
-    if (!page.more || !page.next) return out;
+    yield page[route] ?? [];
+    if (!page.more || !page.next) return;
     after = page.next;
   }
 }
