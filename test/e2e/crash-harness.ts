@@ -6,7 +6,7 @@
  */
 import { join } from 'node:path';
 import { ControlClient } from '../../packages/agent-core/src/index.ts';
-import { CrashLedger } from './crash-ledger.ts';
+import { CrashLedger, type LedgerTally } from './crash-ledger.ts';
 import { CHAOS, type Fault, FlakyProxy } from './flaky-proxy.ts';
 import {
   type RunningAgent,
@@ -16,20 +16,10 @@ import {
   startCollector,
 } from './harness.ts';
 
-export interface CrashReport {
+export interface CrashReport extends LedgerTally {
   seed: number;
   cycles: number;
   kills: { agent: number; collector: number; both: number };
-  /** Records the agent answered 200 for: each must be stored exactly once. */
-  accepted: number;
-  /** Pushes cut off mid-request: each record may be stored at most once. */
-  uncertain: number;
-  uncertainStored: number;
-  stored: number;
-  lost: number;
-  duplicated: number;
-  /** Stored records the producer never sent (must be 0). */
-  unknown: number;
   /** Counted by the agent's queue as dropped by policy (0 with the queue sized here). */
   dropped: number;
   faults: Record<Fault, number>;
@@ -37,9 +27,6 @@ export interface CrashReport {
   backlog: number;
   drainMs: number;
   drainPerSecond: number;
-  /** Example numbers, to start debugging from. */
-  lostExamples: number[];
-  duplicatedExamples: number[];
 }
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */

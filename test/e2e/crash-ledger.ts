@@ -9,14 +9,17 @@ const ACCEPTED = 1;
 const UNCERTAIN = 2;
 
 export interface LedgerTally {
+  /** Records the agent answered 200 for: each must be stored exactly once. */
   accepted: number;
+  /** Pushes cut off mid-request: each record may be stored at most once. */
   uncertain: number;
   uncertainStored: number;
   stored: number;
   lost: number;
   duplicated: number;
-  /** Stored numbers the producer never pushed, or values that are no producer number at all. */
+  /** Stored numbers the producer never pushed, or values that are no producer number (must be 0). */
   unknown: number;
+  /** Example numbers, to start debugging from. */
   lostExamples: number[];
   duplicatedExamples: number[];
 }
