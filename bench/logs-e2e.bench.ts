@@ -6,7 +6,9 @@
  * 5,000,000 lines (1 GB) by default, the size the issue asks the RSS figure for. The agent runs as
  * installed, from a fresh dist/ build (tsup, under a second): run from its TypeScript sources, Node's
  * type stripping alone adds about 30 MB of RSS. BENCH_AGENT=source runs the sources instead;
- * BENCH_AGENT_NODE_OPTIONS (e.g. --max-semi-space-size=2) is handed to the agent process alone.
+ * BENCH_AGENT_NODE_OPTIONS (e.g. --max-semi-space-size=2) is handed to the agent process alone; the
+ * agent's own --max-semi-space-size=8 (src/cli/daemon-flags.ts) then gives way, and
+ * --max-semi-space-size=0 measures it with V8's default heap sizes.
  */
 import fs from 'node:fs/promises';
 import { join } from 'node:path';

@@ -104,6 +104,7 @@ export async function startShipping(
   options: { queueMaxBytes: string; inputs?: string } & AgentLaunch,
 ): Promise<Shipping> {
   const collector = await startCollector(join(dir, 'collector'));
+  // An agent that does not start (e.g. a flag NODE_OPTIONS refuses) must not leave the collector running.
   const agent = await startBenchAgent(
     dir,
     collector,
@@ -125,7 +126,10 @@ send:
   batch_max_wait: 20ms
 `,
     options,
-  );
+  ).catch(async (err: unknown) => {
+    await collector.proc.stop('SIGTERM');
+    throw err;
+  });
   const client = new ControlClient(agent.socket, { timeoutMs: 60_000 });
   await waitFor('the agent to register', async () => {
     const s = await client.get<{ collector: { registered: boolean } }>('/v1/status');

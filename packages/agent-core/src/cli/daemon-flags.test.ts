@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { DAEMON_NODE_FLAGS, daemonNodeOptions, daemonTunables, missingDaemonFlags } from './daemon-flags.ts';
+
+test('daemon flags: an operator value on the command line or in NODE_OPTIONS wins', () => {
+  assert.deepEqual(missingDaemonFlags([], undefined), [...DAEMON_NODE_FLAGS]);
+  assert.deepEqual(missingDaemonFlags(['--max_semi_space_size=2'], ''), []);
+  assert.deepEqual(missingDaemonFlags(['--expose-gc'], ' --max-semi-space-size=16 '), []);
+  assert.deepEqual(missingDaemonFlags(['--expose-gc'], '--max-old-space-size=200'), [...DAEMON_NODE_FLAGS]);
+});
+
+test('daemon flags: malloc tunables join the operator GLIBC_TUNABLES without overriding them', () => {
+  assert.equal(daemonTunables(undefined), 'glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2');
+  assert.equal(
+    daemonTunables('glibc.malloc.arena_max=8:glibc.pthread.rseq=0'),
+    'glibc.malloc.arena_max=8:glibc.pthread.rseq=0:glibc.malloc.mmap_threshold=131072',
+  );
+});
+
+test('daemon flags: the daemon starts from the start-up snapshot even when NODE_OPTIONS turns it off', () => {
+  assert.equal(
+    daemonNodeOptions('--conditions=outpost-source --no-node-snapshot'),
+    '--conditions=outpost-source',
+  );
+  assert.equal(daemonNodeOptions(undefined), '');
+});
+
+/** Runs a script that relaunches like the bin, and what the relaunched process sees of itself. */
+async function relaunched(nodeArgs: string[], nodeOptions = process.env.NODE_OPTIONS ?? '') {
+  const dir = mkdtempSync(join(tmpdir(), 'daemon-flags-'));
+  try {
+    const script = join(dir, 'entry.ts');
+    writeFileSync(
+      script,
+      `import { readFileSync } from 'node:fs';
+import { relaunchWithDaemonFlags } from ${JSON.stringify(join(import.meta.dirname, 'daemon-flags.ts'))};
+relaunchWithDaemonFlags();
+console.log(JSON.stringify({
+  pid: process.pid,
+  cmdline: readFileSync('/proc/self/cmdline', 'utf8').split('\\0').filter(Boolean),
+  execArgv: process.execArgv,
+  argv: process.argv.slice(2),
+  tunables: process.env.GLIBC_TUNABLES ?? null,
+  marker: process.env.OUTPOST_AGENT_DAEMON_FLAGS ?? null,
+  nodeOptions: process.env.NODE_OPTIONS ?? null,
+}));
+`,
+    );
+    const run = promisify(execFile)(process.execPath, [...nodeArgs, script, '--config', 'x.yaml'], {
+      env: { ...process.env, NODE_OPTIONS: nodeOptions, GLIBC_TUNABLES: '' },
+    });
+    const { stdout } = await run;
+    return { pid: run.child.pid, seen: JSON.parse(stdout) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('daemon flags: the bin re-executes itself with the flags, keeping its pid and arguments', async () => {
+  const { pid, seen } = await relaunched([]);
+  assert.equal(seen.pid, pid, 'execve keeps the pid a service manager watches');
+  for (const flag of DAEMON_NODE_FLAGS) assert.ok(seen.cmdline.includes(flag), seen.cmdline.join(' '));
+  assert.deepEqual(seen.argv, ['--config', 'x.yaml']);
+  assert.equal(seen.tunables, 'glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2');
+  // A plugin host forked with the daemon's execArgv sizes its own heap.
+  for (const flag of DAEMON_NODE_FLAGS) assert.ok(!seen.execArgv.includes(flag), seen.execArgv.join(' '));
+  assert.equal(seen.marker, null);
+});
+
+test('daemon flags: a semi-space size given on the command line stays', async () => {
+  const { seen } = await relaunched(['--max-semi-space-size=2'], '');
+  assert.ok(seen.cmdline.includes('--max-semi-space-size=2'));
+  assert.ok(!seen.cmdline.includes('--max-semi-space-size=8'));
+  assert.deepEqual(seen.execArgv, ['--max-semi-space-size=2']);
+  assert.equal(seen.tunables, '', 'nothing to change: not re-executed');
+});
+
+test('daemon flags: with every flag given, only --no-node-snapshot in NODE_OPTIONS makes it re-execute', async () => {
+  const flags = [...DAEMON_NODE_FLAGS];
+  const kept = await relaunched(flags, '--conditions=outpost-source');
+  assert.deepEqual(kept.seen.execArgv, flags, 'nothing to change: not re-executed');
+  assert.equal(kept.seen.tunables, '');
+  const dropped = await relaunched(flags, '--conditions=outpost-source --no-node-snapshot');
+  assert.equal(dropped.seen.nodeOptions, '--conditions=outpost-source');
+  assert.equal(dropped.seen.tunables, 'glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2');
+});

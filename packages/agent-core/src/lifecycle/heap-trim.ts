@@ -1,0 +1,102 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+export interface HeapTrimOptions {
+  /** How often the process is looked at. Default 30 s. */
+  intervalMs?: number;
+  /** Below this CPU share (% of one core) since the last look, the process counts as quiet. Default 2. */
+  quietCpuPercent?: number;
+  /** RSS growth since the last trim that makes a quiet process worth a trim. Default 8 MiB. */
+  minGrowthBytes?: number;
+}
+
+export interface HeapTrimStats {
+  trims: number;
+  /** RSS given back by the trims so far. */
+  releasedBytes: number;
+  lastTrimAt: number | null;
+  lastTrimMs: number | null;
+}
+
+type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
+
+/**
+ * Gives memory back once the process is quiet. V8 keeps the heap it grew to (start-up's module
+ * loading and config parsing, a burst of log lines), and its own memory reducer does not always
+ * run on a daemon that wakes every few seconds. When the process has been quiet for a whole
+ * interval and its RSS grew since the last trim, one memory-reducing full collection (what V8 runs
+ * on a low-memory notification) shrinks the young generation, compacts the old one and frees dead
+ * buffers (bench/idle.bench.ts), for tens of ms of CPU each time.
+ */
+export class HeapTrim {
+  readonly #intervalMs: number;
+  readonly #quietCpuPercent: number;
+  readonly #minGrowthBytes: number;
+  readonly #gc: GcFunction;
+  #timer: NodeJS.Timeout | undefined;
+  #lastCpu = process.cpuUsage();
+  #lastAt = performance.now();
+  /** RSS right after the last trim; 0 before the first, so start-up's growth is trimmed too. */
+  #rssAfterTrim = 0;
+  readonly #stats: HeapTrimStats = { trims: 0, releasedBytes: 0, lastTrimAt: null, lastTrimMs: null };
+
+  constructor(options: HeapTrimOptions = {}) {
+    this.#intervalMs = options.intervalMs ?? 30_000;
+    this.#quietCpuPercent = options.quietCpuPercent ?? 2;
+    this.#minGrowthBytes = options.minGrowthBytes ?? 8 * 1024 * 1024;
+    // The gc function without --expose-gc on the command line, which would also put `gc` on the
+    // daemon's global object: the flag only decides what a context created meanwhile gets.
+    v8.setFlagsFromString('--expose-gc');
+    this.#gc = vm.runInNewContext('gc') as GcFunction;
+    v8.setFlagsFromString('--no-expose-gc');
+  }
+
+  start(): void {
+    if (this.#timer !== undefined) return;
+    this.#lastCpu = process.cpuUsage();
+    this.#lastAt = performance.now();
+    this.#timer = setInterval(() => this.check(), this.#intervalMs);
+    this.#timer.unref();
+  }
+
+  /** One look: trims when the process was quiet since the previous look and has grown. */
+  check(): boolean {
+    const now = performance.now();
+    const cpu = process.cpuUsage(this.#lastCpu);
+    const elapsedMs = now - this.#lastAt;
+    this.#lastCpu = process.cpuUsage();
+    this.#lastAt = now;
+    const cpuPercent = elapsedMs > 0 ? ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100 : 100;
+    if (cpuPercent >= this.#quietCpuPercent) return false;
+    if (process.memoryUsage.rss() - this.#rssAfterTrim < this.#minGrowthBytes) return false;
+    this.trim();
+    return true;
+  }
+
+  /** One memory-reducing full collection, now. */
+  trim(): void {
+    const before = process.memoryUsage.rss();
+    const started = performance.now();
+    this.#gc({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+    const after = process.memoryUsage.rss();
+    this.#rssAfterTrim = after;
+    this.#stats.trims++;
+    this.#stats.releasedBytes += Math.max(0, before - after);
+    this.#stats.lastTrimAt = Date.now();
+    this.#stats.lastTrimMs = performance.now() - started;
+    // Its own CPU must not make the next look see a busy process.
+    this.#lastCpu = process.cpuUsage();
+    this.#lastAt = performance.now();
+  }
+
+  stats(): HeapTrimStats {
+    return { ...this.#stats };
+  }
+
+  /** Stops looking; safe to call twice. */
+  close(): Promise<void> {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    return Promise.resolve();
+  }
+}
