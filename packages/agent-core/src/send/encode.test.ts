@@ -128,3 +128,48 @@ test('encode: a batch leased from the queue splices its stored JSON to the same 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('encode: large spliced batches with multi-byte text encode exactly, and one body never changes another', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-encode-'));
+  const queue = Queue.open({
+    path: join(dir, 'queue.db'),
+    maxBytes: 1e9,
+    policy: 'drop_oldest',
+    durability: 'normal',
+    logger: pino({ level: 'silent' }),
+  });
+  try {
+    // Past the encoder's first buffer (256 KiB), in 3- and 4-byte UTF-8 and a lone surrogate.
+    const records = (mark: string): OutpostRecord[] =>
+      Array.from({ length: 3000 }, (_, i) => ({
+        kind: 'log',
+        ts: 1764061199000 + i,
+        name: 'app',
+        body: `${mark} ${i} €€ 🚀 \ud800 ünï "q" \\ ${'x'.repeat(100 + (i % 50))}`,
+        attrs: { i },
+        source: 'log',
+      }));
+    queue.enqueue(records('first'));
+    queue.enqueue(records('second'));
+    const leases = [1, 2].map(() => queue.lease({ maxRecords: 3000, maxBytes: 1e9 })!);
+    const serialised = leases.map(
+      (b) =>
+        encodeBatch({ seq: b.seq, createdAt: b.createdAt, bytes: b.bytes, records: b.records }, identity, {
+          compression: 'none',
+        }).body,
+    );
+    const first = encodeBatch(leases[0]!, identity, { compression: 'none' }).body;
+    const firstCopy = Buffer.from(first);
+    const secondZstd = encodeBatch(leases[1]!, identity, { compression: 'zstd' });
+    const second = encodeBatch(leases[1]!, identity, { compression: 'none' }).body;
+    assert.ok(first.length > 512 * 1024, `a batch of ${first.length} bytes`);
+    assert.equal(first.toString('utf8'), serialised[0]!.toString('utf8'));
+    assert.equal(second.toString('utf8'), serialised[1]!.toString('utf8'));
+    assert.deepEqual(decompress(secondZstd.body), second);
+    assert.equal(secondZstd.rawBytes, second.length);
+    assert.deepEqual(first, firstCopy, 'encoding the next batch left the first body as it was');
+  } finally {
+    await queue.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -578,3 +578,39 @@ test('sender: a 409 for a reused batch seq dead-letters it with the cause and th
     await collector.close();
   }
 });
+
+test('sender: a batch that cannot be encoded is dead-lettered, the batches after it still go', async () => {
+  const { collector, queue } = await setup((_n, json) => accepted(json));
+  // A source whose first batch holds a value JSON cannot write; the real queue stores only JSON.
+  const deadLetters: Array<{ seq: number; code: string; message: string }> = [];
+  let leases = 0;
+  const source: BatchSource = {
+    lease: () => {
+      leases += 1;
+      if (leases > 2) return null;
+      const record = { ...metrics(1)[0]!, seq: leases, attrs: { n: leases === 1 ? (1n as never) : 1 } };
+      return { seq: leases, records: [record], bytes: 100, createdAt: 1 };
+    },
+    ack: () => {},
+    release: () => {},
+    deadLetter: (seq, reason) => deadLetters.push({ seq, ...reason }),
+    stats: () => ({ depth: leases >= 2 ? 0 : 1, bytes: 100, batches: 0, leased: 0, oldestTs: 1 }),
+    on: () => {},
+    off: () => {},
+  };
+  const sender = makeSender(source, collector.url);
+  try {
+    await sender.flush({ deadlineMs: Date.now() + 5000 });
+    assert.equal(deadLetters.length, 1);
+    assert.equal(deadLetters[0]!.seq, 1);
+    assert.equal(deadLetters[0]!.code, 'E_SEND_ENCODE');
+    assert.match(deadLetters[0]!.message, /batch 1 cannot be encoded: .*BigInt/);
+    assert.equal(collector.seen.length, 1);
+    assert.equal((collector.seen[0]!.json as Body).batch.seq, 2);
+    assert.equal(sender.stats().deadLettered, 1);
+  } finally {
+    await sender.close();
+    await queue.close();
+    await collector.close();
+  }
+});
