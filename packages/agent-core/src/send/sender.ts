@@ -5,6 +5,13 @@ import { RetryPolicy, type RetryPolicyOptions } from './retry-policy.ts';
 import { type BatchSource, type DeadLetterReason, recordCount, type SourceBatch } from './source.ts';
 import type { SendResult, Transport } from './transport.ts';
 
+/** What the sender keeps of a batch while its request is out. */
+interface SentBatch {
+  seq: number;
+  records: number;
+  bytes: number;
+}
+
 export interface SenderOptions {
   source: BatchSource;
   transport: Transport;
@@ -355,12 +362,15 @@ export class Sender {
       this.#drained = true;
       return;
     }
+    // Once encoded, the body says it all: holding the leased batch (its records' JSON, about 1 MB
+    // for 2000 records) until the collector answers kept max_in_flight of them alive for nothing.
+    const sent: SentBatch = { seq: batch.seq, records: recordCount(batch), bytes: batch.bytes };
     let encoded: EncodedBatch;
     try {
       encoded = this.#encode(batch, identity);
     } catch (err) {
       // Resending the same records cannot encode any better; holding the batch would stop the queue.
-      this.#deadLetter(batch, {
+      this.#deadLetter(sent, {
         code: 'E_SEND_ENCODE',
         message: `batch ${batch.seq} cannot be encoded: ${(err as Error).message}`,
       });
@@ -369,19 +379,19 @@ export class Sender {
     if (this.#lastFailedSeq === batch.seq || (batch.attempts ?? 0) > 0) this.#stats.retries += 1;
     this.#lastAttemptAt = this.#now();
     this.#stats.nextRetryAt = null;
-    this.#inFlightRecords += recordCount(batch);
-    this.#inFlightBytes += batch.bytes;
-    const delivery = this.#deliver(batch, encoded, identity).finally(() => {
-      this.#inFlight.delete(batch.seq);
-      this.#inFlightRecords -= recordCount(batch);
-      this.#inFlightBytes -= batch.bytes;
+    this.#inFlightRecords += sent.records;
+    this.#inFlightBytes += sent.bytes;
+    const delivery = this.#deliver(sent, encoded, identity).finally(() => {
+      this.#inFlight.delete(sent.seq);
+      this.#inFlightRecords -= sent.records;
+      this.#inFlightBytes -= sent.bytes;
       this.#wake();
       this.#notifyProgress();
     });
-    this.#inFlight.set(batch.seq, delivery);
+    this.#inFlight.set(sent.seq, delivery);
   }
 
-  async #deliver(batch: SourceBatch, encoded: EncodedBatch, identity: SendIdentity): Promise<void> {
+  async #deliver(batch: SentBatch, encoded: EncodedBatch, identity: SendIdentity): Promise<void> {
     let result: SendResult;
     try {
       result = await this.#transport.send(
@@ -424,7 +434,7 @@ export class Sender {
   }
 
   /** Applies one outcome to the source and the stats; the batch is never left leased. */
-  #settle(batch: SourceBatch, encoded: EncodedBatch, result: SendResult, identity: SendIdentity): void {
+  #settle(batch: SentBatch, encoded: EncodedBatch, result: SendResult, identity: SendIdentity): void {
     const seq = batch.seq;
     const now = this.#now();
     switch (result.type) {
@@ -437,7 +447,7 @@ export class Sender {
         this.#pendingSince = null;
         Object.assign(this.#stats, {
           batchesSent: this.#stats.batchesSent + 1,
-          recordsSent: this.#stats.recordsSent + recordCount(batch),
+          recordsSent: this.#stats.recordsSent + batch.records,
           bytesRaw: this.#stats.bytesRaw + encoded.rawBytes,
           bytesSent: this.#stats.bytesSent + encoded.body.length,
           lastSendAt: now,
@@ -446,7 +456,7 @@ export class Sender {
         this.#log.debug(
           {
             batchSeq: seq,
-            records: recordCount(batch),
+            records: batch.records,
             bytes: encoded.body.length,
             status: result.status,
           },
@@ -503,7 +513,7 @@ export class Sender {
     }
   }
 
-  #deadLetter(batch: SourceBatch, reason: DeadLetterReason): void {
+  #deadLetter(batch: SentBatch, reason: DeadLetterReason): void {
     this.#source.deadLetter(batch.seq, reason);
     this.#encoded.delete(batch.seq);
     this.#lastFailedSeq = null;
@@ -512,8 +522,8 @@ export class Sender {
     this.#failedAttempt(reason);
     const status = reason.status === undefined ? '' : `${reason.status} `;
     this.#log.error(
-      { batchSeq: batch.seq, records: recordCount(batch), status: reason.status, code: reason.code },
-      `sender: batch ${batch.seq} refused for good (${status}${reason.code}: ${reason.message}); its ${recordCount(batch)} records are in the queue's dead-letter table`,
+      { batchSeq: batch.seq, records: batch.records, status: reason.status, code: reason.code },
+      `sender: batch ${batch.seq} refused for good (${status}${reason.code}: ${reason.message}); its ${batch.records} records are in the queue's dead-letter table`,
     );
   }
 
