@@ -138,13 +138,13 @@ test('close() during the restart backoff does not wait for the restart', async (
   assert.equal(host.restarts, 0);
 });
 
-test('the host process runs with isolated-vm flag --no-node-snapshot and a 1 MB young generation', async () => {
+test('the host process runs with isolated-vm flag --no-node-snapshot and a 2 MB young generation', async () => {
   const host = new PluginHost({ logger: pino({ level: 'silent' }) });
   try {
     await host.start();
     const argv = fs.readFileSync(`/proc/${host.pid}/cmdline`, 'utf8').split('\0');
     assert.ok(argv.includes('--no-node-snapshot'), argv.join(' '));
-    assert.ok(argv.includes('--max-semi-space-size=1'), argv.join(' '));
+    assert.ok(argv.includes('--max-semi-space-size=2'), argv.join(' '));
   } finally {
     await host.close();
   }

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
+  normalizeRecord,
   type PluginOutput,
   parseJsonPieces,
+  RECORD_LIMITS,
   RECORDS_PER_PIECE,
   readPluginOutput,
   toJsonPieces,
@@ -84,4 +86,28 @@ test('records: a list in pieces comes back whole, in order, and a field is named
     { ...output(toJsonPieces(bad), '[]', 'process'), maxRecords: 1000 },
     new RegExp(`returned\\[${RECORDS_PER_PIECE + 1}\\]\\.ts: must be unix time`),
   );
+});
+
+test('records: normalizeRecord refuses unknown fields and too many attrs, inherited keys included', () => {
+  const options = { now: 1, source: 'src' };
+  const problem = (value: unknown, message: RegExp) =>
+    assert.throws(
+      () => normalizeRecord(value, 'r', options),
+      (err: Error) => err.name === 'RecordProblem' && message.test(err.message),
+    );
+  problem({ kind: 'event', name: 'e', extra: 1 }, /^r\.extra: unknown field$/);
+  problem(Object.create({ extra: 1, kind: 'event', name: 'e' }), /^r\.extra: unknown field$/);
+  const attrs = Object.fromEntries(Array.from({ length: RECORD_LIMITS.attrs + 1 }, (_, i) => [`k${i}`, i]));
+  problem(
+    { kind: 'event', name: 'e', attrs },
+    new RegExp(`^r\\.attrs: must have at most ${RECORD_LIMITS.attrs} keys$`),
+  );
+  problem({ kind: 'event', name: 'e', attrs: Object.create({ k: null }) }, /^r\.attrs\.k: must be a string/);
+  const inherited = normalizeRecord(
+    { kind: 'event', name: 'e', attrs: Object.create({ k: 'v' }) },
+    'r',
+    options,
+  );
+  assert.deepEqual(inherited, { kind: 'event', ts: 1, name: 'e', attrs: { k: 'v' }, source: 'src' });
+  assert.equal(Object.getPrototypeOf(inherited.attrs), Object.prototype);
 });
