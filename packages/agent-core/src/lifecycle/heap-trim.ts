@@ -1,5 +1,6 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
+import { SelfUsage } from './self-usage.ts';
 
 export interface HeapTrimOptions {
   /** How often the process is looked at. Default 30 s. */
@@ -34,8 +35,7 @@ export class HeapTrim {
   readonly #minGrowthBytes: number;
   readonly #gc: GcFunction;
   #timer: NodeJS.Timeout | undefined;
-  #lastCpu = process.cpuUsage();
-  #lastAt = performance.now();
+  #usage = new SelfUsage();
   /** RSS right after the last trim; 0 before the first, so start-up's growth is trimmed too. */
   #rssAfterTrim = 0;
   readonly #stats: HeapTrimStats = { trims: 0, releasedBytes: 0, lastTrimAt: null, lastTrimMs: null };
@@ -53,22 +53,16 @@ export class HeapTrim {
 
   start(): void {
     if (this.#timer !== undefined) return;
-    this.#lastCpu = process.cpuUsage();
-    this.#lastAt = performance.now();
+    this.#usage = new SelfUsage();
     this.#timer = setInterval(() => this.check(), this.#intervalMs);
     this.#timer.unref();
   }
 
   /** One look: trims when the process was quiet since the previous look and has grown. */
   check(): boolean {
-    const now = performance.now();
-    const cpu = process.cpuUsage(this.#lastCpu);
-    const elapsedMs = now - this.#lastAt;
-    this.#lastCpu = process.cpuUsage();
-    this.#lastAt = now;
-    const cpuPercent = elapsedMs > 0 ? ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100 : 100;
+    const { cpuPercent, rssBytes } = this.#usage.read();
     if (cpuPercent >= this.#quietCpuPercent) return false;
-    if (process.memoryUsage.rss() - this.#rssAfterTrim < this.#minGrowthBytes) return false;
+    if (rssBytes - this.#rssAfterTrim < this.#minGrowthBytes) return false;
     this.trim();
     return true;
   }
@@ -85,8 +79,7 @@ export class HeapTrim {
     this.#stats.lastTrimAt = Date.now();
     this.#stats.lastTrimMs = performance.now() - started;
     // Its own CPU must not make the next look see a busy process.
-    this.#lastCpu = process.cpuUsage();
-    this.#lastAt = performance.now();
+    this.#usage = new SelfUsage();
   }
 
   stats(): HeapTrimStats {
