@@ -57,3 +57,38 @@ test('push: a bad body or record is refused naming the record index and field', 
     /records\.0\.body: must be at most/,
   );
 });
+
+test('push: a parsed body is completed in place, and errors name the record index', () => {
+  const body = JSON.parse(
+    '{"records":[{"name":"a","kind":"event","ts":null},{"kind":"log","name":"b","body":"x"}]}',
+  );
+  const out = parsePushedRecords(body, 1000);
+  assert.equal(out[0], body.records[0]);
+  assert.equal(out[1], body.records[1]);
+  assert.deepEqual(out, [
+    { kind: 'event', ts: 1000, name: 'a', attrs: {}, source: 'push' },
+    { kind: 'log', ts: 1000, name: 'b', body: 'x', attrs: {}, source: 'push' },
+  ]);
+  assert.throws(
+    () =>
+      parsePushedRecords(JSON.parse('{"records":[{"kind":"event","name":"a"},{"kind":"event","name":1}]}')),
+    (err: Error & { details?: Record<string, unknown> }) => {
+      assert.equal(err.message, 'pushed records: records.1.name: must be a string');
+      assert.deepEqual(err.details, { path: 'records.1.name', index: 1 });
+      return true;
+    },
+  );
+});
+
+test('push: a body of any other shape gets the schema error', () => {
+  refused(undefined, /^pushed records: \(body\): /);
+  refused(null, /^pushed records: \(body\): /);
+  refused('records', /^pushed records: \(body\): /);
+  refused({}, /^pushed records: records: /);
+  refused({ records: 'x' }, /^pushed records: records: /);
+  refused(
+    JSON.parse('{"records":[{"kind":"event","name":"a"}],"__proto__":1}'),
+    /^pushed records: \(body\): /,
+  );
+  refused(Object.assign(Object.create({ extra: 1 }), { records: [{ kind: 'event', name: 'a' }] }), /extra/);
+});

@@ -1,5 +1,5 @@
 import type { OutpostRecord } from '@outpost/plugin-sdk';
-import { normalizeRecord, RecordProblem } from '@outpost/plugin-sdk/records';
+import { normalizeRecords, RecordProblem } from '@outpost/plugin-sdk/records';
 import { z } from 'zod';
 import { OutpostError } from '../errors.ts';
 
@@ -12,27 +12,47 @@ const badPush = (where: string, message: string, details?: Record<string, unknow
   new OutpostError('E_BAD_REQUEST', `pushed records: ${where}: ${message}`, details);
 
 /**
+ * The records of a body shaped as pushBody, else undefined. The schema walks every element of
+ * the list (z.unknown() each): a body that passes this needs no schema, one that fails gets the
+ * schema's error.
+ */
+function recordsOf(body: unknown): unknown[] | undefined {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return undefined;
+  let records: unknown;
+  for (const key in body) {
+    if (key !== 'records') return undefined;
+    records = (body as { records: unknown }).records;
+  }
+  if (!Array.isArray(records) || records.length < 1 || records.length > MAX_PUSHED_RECORDS) return undefined;
+  return records;
+}
+
+/**
  * Records pushed by a person or a script on the host, checked as plugin output is (the SDK's
- * normalizeRecord and RECORD_LIMITS). Missing ts is now, missing source "push".
+ * normalizeRecord and RECORD_LIMITS). Missing ts is now, missing source "push". `body` must be the
+ * caller's own, fresh from JSON.parse: its records are completed in place and returned.
  */
 export function parsePushedRecords(body: unknown, now = Date.now()): OutpostRecord[] {
-  const parsed = pushBody.safeParse(body);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw badPush(issue?.path.length ? issue.path.join('.') : '(body)', issue?.message ?? 'invalid', {
-      issues: parsed.error.issues.slice(0, 10),
-    });
-  }
-  const options = { now, source: 'push', keepSource: true };
-  const records = parsed.data.records;
-  const out: OutpostRecord[] = new Array(records.length);
-  for (let i = 0; i < records.length; i++) {
-    try {
-      out[i] = normalizeRecord(records[i], `records.${i}`, options);
-    } catch (err) {
-      if (!(err instanceof RecordProblem)) throw err;
-      throw badPush(err.path, err.problem, { path: err.path, index: i });
+  let records = recordsOf(body);
+  if (records === undefined) {
+    const parsed = pushBody.safeParse(body);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw badPush(issue?.path.length ? issue.path.join('.') : '(body)', issue?.message ?? 'invalid', {
+        issues: parsed.error.issues.slice(0, 10),
+      });
     }
+    records = parsed.data.records;
   }
-  return out;
+  try {
+    return normalizeRecords(
+      records,
+      'records',
+      { now, source: 'push', keepSource: true, inPlace: true },
+      true,
+    );
+  } catch (err) {
+    if (!(err instanceof RecordProblem)) throw err;
+    throw badPush(err.path, err.problem, { path: err.path, index: err.index });
+  }
 }

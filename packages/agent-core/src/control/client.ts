@@ -23,6 +23,11 @@ export class ControlClient {
     return this.#json<T>('POST', path, body);
   }
 
+  /** A POST whose body is JSON text already, e.g. encoded once and sent again. */
+  postJson<T>(path: string, json: string): Promise<T> {
+    return this.#json<T>('POST', path, undefined, json);
+  }
+
   /** A GET whose answer is text, e.g. /metrics. */
   async text(path: string, query?: ControlQuery): Promise<string> {
     const url = withQuery(path, query);
@@ -82,13 +87,12 @@ export class ControlClient {
     return this.#client.close();
   }
 
-  async #json<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> {
+  async #json<T>(method: 'GET' | 'POST', path: string, body?: unknown, json?: string): Promise<T> {
+    const text = json ?? (body === undefined ? undefined : JSON.stringify(body));
     const res = await this.#request({
       method,
       path,
-      ...(body === undefined
-        ? {}
-        : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+      ...(text === undefined ? {} : { body: text, headers: { 'content-type': 'application/json' } }),
     });
     if (res.statusCode !== 200) throw await failed(path, res);
     return (await res.body.json()) as T;

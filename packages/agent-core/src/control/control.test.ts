@@ -70,3 +70,30 @@ test('control: the client names the socket and the fix when no agent listens', a
     return true;
   });
 });
+
+test('control: bodies of many chunks are read whole, also when a character spans two chunks', async (t) => {
+  const socketPath = join(socketDir(t), 'agent.sock');
+  const server = await ControlServer.listen({
+    socketPath,
+    routes: { 'POST /v1/echo': (req) => req.body },
+    logger,
+    maxBodyBytes: 2 * 1024 * 1024,
+  });
+  t.after(() => server.close());
+  const client = new ControlClient(socketPath);
+  t.after(() => client.close());
+  // 3-byte and 4-byte characters: socket reads of 64 KiB cut some of them in two.
+  const text = (n: number) => `€ü😀${n}`.repeat(Math.ceil(n / 10));
+  // Big, smaller, then bigger again: the join buffer is reused and grown.
+  for (const n of [300_000, 1_000, 90_000, 1_000_000]) {
+    const body = { text: text(n), n };
+    assert.deepEqual(await client.post('/v1/echo', body), body);
+  }
+  assert.deepEqual(await client.postJson('/v1/echo', JSON.stringify({ sent: 'as text' })), {
+    sent: 'as text',
+  });
+  await assert.rejects(
+    client.postJson('/v1/echo', '{"cut":'),
+    /400 to \/v1\/echo: \/v1\/echo: the body is not valid JSON/,
+  );
+});

