@@ -45,12 +45,8 @@ export function parsePushedRecords(body: unknown, now = Date.now()): OutpostReco
     records = parsed.data.records;
   }
   try {
-    return normalizeRecords(
-      records,
-      'records',
-      { now, source: 'push', keepSource: true, inPlace: true },
-      true,
-    );
+    const options = { now, source: 'push', keepSource: true, inPlace: true, dottedPaths: true };
+    return normalizeRecords(records, 'records', options);
   } catch (err) {
     if (!(err instanceof RecordProblem)) throw err;
     throw badPush(err.path, err.problem, { path: err.path, index: err.index });

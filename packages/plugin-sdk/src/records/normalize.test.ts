@@ -56,11 +56,15 @@ test('records: inPlace refuses what a copy refuses, naming the same field', () =
 
 test('records: a dotted list names records as root.index', () => {
   assert.throws(
-    () => normalizeRecords([{ kind: 'event', name: 'a' }, { kind: 'nope' }], 'records', options, true),
+    () =>
+      normalizeRecords([{ kind: 'event', name: 'a' }, { kind: 'nope' }], 'records', {
+        ...options,
+        dottedPaths: true,
+      }),
     (err: RecordProblem) => err.path === 'records.1.kind' && err.index === 1,
   );
   assert.throws(
-    () => normalizeRecords([{ kind: 'event', name: 'a' }, 7], 'records', options, true),
+    () => normalizeRecords([{ kind: 'event', name: 'a' }, 7], 'records', { ...options, dottedPaths: true }),
     (err: RecordProblem) => err.message === 'records.1: must be a record object' && err.index === 1,
   );
 });

@@ -46,6 +46,8 @@ export interface NormalizeOptions {
    * order they came in. Pushed bodies of 5000 records made two objects per record of garbage.
    */
   inPlace?: boolean;
+  /** Name list elements `<root>.i` (as zod paths read) rather than `<root>[i]`. */
+  dottedPaths?: boolean;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -171,17 +173,16 @@ function normalizeAt(value: unknown, place: Place, options: NormalizeOptions): O
 }
 
 /**
- * `normalizeRecord` over a list whose elements are named `<root>[i]`, or `<root>.i` when
- * `dotted`; a RecordProblem carries the refused element's index.
+ * `normalizeRecord` over a list whose elements are named `<root>[i]`, or `<root>.i` with
+ * `dottedPaths`; a RecordProblem carries the refused element's index.
  */
 export function normalizeRecords(
   values: readonly unknown[],
   root: string,
   options: NormalizeOptions,
-  dotted = false,
 ): OutpostRecord[] {
   const out: OutpostRecord[] = new Array(values.length);
-  const place: Place = { root, index: 0, dotted };
+  const place: Place = { root, index: 0, dotted: options.dottedPaths === true };
   for (let i = 0; i < values.length; i++) {
     place.index = i;
     out[i] = normalizeAt(values[i], place, options);
