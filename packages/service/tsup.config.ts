@@ -8,6 +8,7 @@ export default defineConfig({
     'log/index': 'src/log/index.ts',
     'notify/index': 'src/notify/index.ts',
     'undici/index': 'src/undici/index.ts',
+    'node-flags/index': 'src/node-flags/index.ts',
   },
   format: ['esm'],
   target: 'node24',

@@ -73,7 +73,8 @@ test('daemon flags: the bin re-executes itself with the flags, keeping its pid a
 });
 
 test('daemon flags: a semi-space size given on the command line stays', async () => {
-  const { seen } = await relaunched(['--max-semi-space-size=2'], '');
+  // Without NODE_OPTIONS' --no-node-snapshot; the condition resolves @outpost/service to its sources.
+  const { seen } = await relaunched(['--max-semi-space-size=2'], '--conditions=outpost-source');
   assert.ok(seen.cmdline.includes('--max-semi-space-size=2'));
   assert.ok(!seen.cmdline.includes('--max-semi-space-size=8'));
   assert.deepEqual(seen.execArgv, ['--max-semi-space-size=2']);

@@ -12,7 +12,7 @@ import { Retention } from './index.ts';
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
 
-test('retention: old raw records become hourly rollups and are deleted in chunks; held cursors and recent data stay; the file shrinks', async () => {
+test('retention: old raw records become hourly rollups and are deleted in chunks; held cursors and recent data stay; new records reuse the space', async () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-retention-'));
   const file = path.join(dir, 'collector.db');
   const store = await openSqliteStore({ file });
@@ -96,10 +96,67 @@ test('retention: old raw records become hourly rollups and are deleted in chunks
       ).rollups,
       [],
     );
+    // A new file has no auto-vacuum: the freed pages stay in the file and new records fill them
+    // before it grows.
+    assert.ok(result.freePages > 0, `free pages after the sweep: ${result.freePages}`);
+    await insert(records(now, 2000, padding));
+    const after = pages();
+    assert.ok(after <= before, `file pages ${before} -> ${after}`);
+  } finally {
+    await retention.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('retention: a file made with incremental auto-vacuum (before 16 KB pages) keeps it and shrinks', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'outpost-retention-'));
+  const file = path.join(dir, 'collector.db');
+  // What earlier versions created: writing the header fixes auto-vacuum and the 4 KB page size.
+  const made = new Database(file);
+  made.pragma('auto_vacuum = INCREMENTAL');
+  made.pragma('user_version = 0');
+  made.close();
+  const store = await openSqliteStore({ file });
+  const now = 100 * DAY;
+  const retention = new Retention({
+    store,
+    logger: pino({ level: 'silent' }),
+    rawMs: 7 * DAY,
+    rollupsMs: 30 * DAY,
+    intervalMs: 3_600_000,
+    holdCursors: () => [],
+    now: () => now,
+  });
+  const pragma = (name: string) => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.pragma(name, { simple: true }) as number;
+    } finally {
+      db.close();
+    }
+  };
+  try {
+    assert.equal(pragma('auto_vacuum'), 2, 'incremental');
+    assert.equal(pragma('page_size'), 4096);
+    await addAgent(store, 'agt_1');
+    const records: IngestRecord[] = Array.from({ length: 2000 }, (_, i) => ({
+      seq: i + 1,
+      kind: 'log' as const,
+      ts: now - 10 * DAY + i,
+      name: 'app',
+      body: 'x'.repeat(400),
+      attrs: {},
+      source: 'test',
+    }));
+    await store.transaction((tx) => tx.insertRecords('agt_1', records, now).then(() => undefined));
+    const before = pragma('page_count');
+    const result = await retention.sweep();
+    assert.equal(result.deletedRecords, 1999, 'all but the newest, whose id must not be handed out again');
     // Incremental auto-vacuum hands the freed pages back once the WAL is checkpointed.
     await store.close();
-    const after = pages();
-    assert.ok(after < before, `file pages ${before} -> ${after}`);
+    const after = pragma('page_count');
+    assert.ok(after < before / 2, `file pages ${before} -> ${after}`);
   } finally {
     await retention.close();
     await store.close();

@@ -26,7 +26,8 @@ const MAX_CHUNKS_PER_SWEEP = 50;
 /**
  * Rolls raw metric records up into hourly min/max/avg/count, then deletes raw records older than
  * `rawMs` (only those already rolled up and already forwarded) and rollups older than `rollupsMs`,
- * in small chunks, then hands the freed pages back with an incremental vacuum.
+ * in small chunks. New records reuse the freed pages; a file made with incremental auto-vacuum (by
+ * versions before 16 KB pages) also hands them back to the file system (docs/alerts.md, "Bounded file").
  */
 export class Retention {
   readonly #options: RetentionOptions;

@@ -48,6 +48,42 @@ test('store: migrations run once and record their versions', async () => {
   db.close();
 });
 
+test('store: a new file gets 16 KB pages and no auto-vacuum; an older file keeps its own', async () => {
+  const settings = (file: string) => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return [db.pragma('page_size', { simple: true }), db.pragma('auto_vacuum', { simple: true })];
+    } finally {
+      db.close();
+    }
+  };
+  const fresh = dbFile();
+  await (await openSqliteStore({ file: fresh })).close();
+  assert.deepEqual(settings(fresh), [16_384, 0]);
+
+  // As earlier versions made it: 4 KB pages, incremental auto-vacuum, and records already stored.
+  const older = dbFile();
+  const made = new Database(older);
+  made.pragma('auto_vacuum = INCREMENTAL');
+  made.pragma('user_version = 0');
+  made.close();
+  let store = await openSqliteStore({ file: older });
+  await store.registerAgent(agent('agt_old'));
+  await insert(store, 'agt_old', [metric(1, 10_000)]);
+  await store.close();
+  store = await openSqliteStore({ file: older });
+  try {
+    assert.deepEqual(settings(older), [4096, 2]);
+    assert.equal(await insert(store, 'agt_old', [metric(2, 11_000)]), 1);
+    assert.deepEqual(
+      (await store.queryRecords({ limit: 10 })).records.map((r) => r.seq),
+      [1, 2],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
 test('store: a database from a newer collector is refused, not downgraded', async () => {
   const file = dbFile();
   await (await openSqliteStore({ file })).close();

@@ -1,0 +1,7 @@
+export {
+  missingNodeFlags,
+  type NodeFlagsSpec,
+  relaunchWithNodeFlags,
+  withMallocTunables,
+  withNodeSnapshot,
+} from './relaunch.ts';
