@@ -8,7 +8,9 @@
  * type stripping alone adds about 30 MB of RSS. BENCH_AGENT=source runs the sources instead;
  * BENCH_AGENT_NODE_OPTIONS (e.g. --max-semi-space-size=2) is handed to the agent process alone; the
  * agent's own --max-semi-space-size=8 (src/cli/daemon-flags.ts) then gives way, and
- * --max-semi-space-size=0 measures it with V8's default heap sizes.
+ * --max-semi-space-size=0 measures it with V8's default heap sizes. BENCH_AGENT_BIN runs an agent
+ * entry built beforehand (e.g. `pnpm exec tsup --out-dir .dist-mine` in packages/agent-core, then
+ * packages/agent-core/.dist-mine/cli/outpost-agent.js), so runs side by side do not share dist/.
  */
 import fs from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,6 +24,8 @@ const LINES_PER_WRITE = 5000;
 
 function agentEntry(): { bin: string | undefined; from: string } {
   if (process.env.BENCH_AGENT === 'source') return { bin: undefined, from: 'source' };
+  const prebuilt = process.env.BENCH_AGENT_BIN;
+  if (prebuilt !== undefined && prebuilt !== '') return { bin: prebuilt, from: prebuilt };
   try {
     return { bin: buildAgentDist(), from: 'dist' };
   } catch (err) {

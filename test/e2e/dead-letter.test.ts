@@ -74,7 +74,7 @@ test('a batch the collector refuses for good is dead-lettered; agentctl lists, r
 
   out = await ctl('queue', 'verify', join(stateDir, 'queue.db'));
   assert.equal(out.code, 0, out.stdout + out.stderr);
-  assert.match(out.stdout, /: ok \(schema 5,/);
+  assert.match(out.stdout, /: ok \(schema 6,/);
 
   out = await ctl('emit', '--kind', 'nope', '--name', 'x');
   assert.equal(out.code, 2);

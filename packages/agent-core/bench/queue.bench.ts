@@ -39,7 +39,7 @@ for (const durability of ['normal', 'full'] as const) {
   let drained = 0;
   for (let batch = queue.lease({ maxRecords: 1000, maxBytes: 1 << 20 }); batch; ) {
     // As the sender reads a batch: its records spliced as stored, not parsed.
-    drained += batch.recordsJson?.length ?? batch.records.length;
+    drained += batch.stored?.seqs.length ?? batch.records.length;
     queue.ack(batch.seq);
     batch = queue.lease({ maxRecords: 1000, maxBytes: 1 << 20 });
   }

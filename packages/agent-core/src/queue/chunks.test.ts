@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
-import { FakeClock, ids, openQueue, rec, tempQueuePath, writeVersion4Queue } from './fixtures.ts';
+import { dropClassOf, splitChunk, toChunk } from './chunk.ts';
+import {
+  FakeClock,
+  ids,
+  openQueue,
+  rec,
+  tempQueuePath,
+  writeVersion4Queue,
+  writeVersion5Queue,
+} from './fixtures.ts';
 import { verifyQueueFile } from './verify.ts';
 
 const big = { maxRecords: 10_000, maxBytes: 64 * 1024 * 1024 };
@@ -82,10 +91,10 @@ test('chunks: a version 4 file keeps its pending records, formed batch, dead let
 
   const report = verifyQueueFile(file);
   assert.deepEqual(report.problems, []);
-  assert.equal(report.schemaVersion, 5);
+  assert.equal(report.schemaVersion, 6);
   assert.equal(report.lastSeq, 12);
   const after = new Database(file, { readonly: true });
-  assert.equal(after.pragma('user_version', { simple: true }), 5);
+  assert.equal(after.pragma('user_version', { simple: true }), 6);
   after.close();
 });
 
@@ -159,7 +168,13 @@ test('chunks: large enqueues are stored in chunks; batches split them and drop_o
     [...seqs].sort((a, b) => a - b),
     'records keep their seqs, in order',
   );
-  assert.deepEqual(JSON.parse(`[${rest.recordsJson?.join(',')}]`), rest.records);
+  const asStored = rest.stored!;
+  assert.deepEqual(asStored.seqs, seqs);
+  const texts = asStored.payloads.map((payload) => payload.toString('utf8')).join('\n');
+  assert.deepEqual(
+    JSON.parse(`[${texts.split('\n').join(',')}]`),
+    rest.records.map(({ seq: _, ...record }) => record),
+  );
   q.ack(rest.seq);
   assert.equal(q.stats().depth, 0);
   await q.close();
@@ -178,5 +193,135 @@ test('chunks: verify reports a chunk whose row does not match its records', asyn
   assert.match(
     report.problems.join('\n'),
     /chunk ending at seq 3: its records hold \d+ bytes, its row says \d+/,
+  );
+});
+
+test('chunks: a version 5 file (TEXT payloads) keeps its chunks, formed batch, seq counter, dead letters and cursors', async () => {
+  const file = tempQueuePath();
+  const clock = new FakeClock();
+  const chunks = [
+    [rec('log', 1), rec('metric', 2), rec('alert', 3)],
+    [rec('log', 4), rec('log', 5), rec('event', 6), rec('log', 7)],
+    [rec('metric', 8), rec('log', 9, 400), rec('log', 10)],
+  ];
+  // Seqs 11 and 12 were sent and acked; batch 7 was formed from seqs 1..3 and sent once.
+  const db = writeVersion5Queue(file, chunks, clock.t, 12);
+  db.exec(`INSERT INTO batches(seq, created_at, attempts, first_seq, last_seq) VALUES (7, ${clock.t}, 1, 1, 3);
+           INSERT INTO counters(name, value) VALUES ('formed_through', 3), ('dropped.max_age', 2);
+           INSERT INTO dead_letter(seq, batch_seq, enqueued_at, bytes, payload, attempts, code, message, status, dead_at)
+             VALUES (0, 2, ${clock.t}, ${JSON.stringify(rec('log', 99)).length}, '${JSON.stringify(rec('log', 99))}', 1, 'E_BAD_BODY', 'refused', 400, ${clock.t});
+           INSERT INTO cursors(key, value, updated_at) VALUES ('logfile:/var/log/app.log', '{"offset":9}', 1);`);
+  db.close();
+  const before = verifyQueueFile(file);
+  assert.deepEqual(before.problems, [], 'verify reads version 5 TEXT payloads');
+  assert.equal(before.schemaVersion, 5);
+
+  const q = openQueue(file, { now: clock.now });
+  const stats = q.stats();
+  assert.equal(stats.depth, 10);
+  assert.equal(stats.batches, 1);
+  assert.equal(stats.deadLetter, 1);
+  assert.equal(stats.lastSeq, 12);
+  assert.equal(stats.dropped.max_age, 2);
+  assert.equal(q.cursor('logfile:/var/log/app.log'), '{"offset":9}');
+  const all = chunks.flat().map((record, i) => ({ seq: i + 1, ...record }));
+
+  const formed = q.lease({ maxRecords: 100, maxBytes: 1e6 })!;
+  assert.equal(formed.seq, 7, 'the formed batch keeps its seq (its Idempotency-Key)');
+  assert.deepEqual(formed.records, all.slice(0, 3));
+  // Ends inside the last chunk: the migrated TEXT chunk is split into two BLOB chunks.
+  const next = q.lease({ maxRecords: 5, maxBytes: 1e6 })!;
+  assert.deepEqual(next.records, all.slice(3, 8));
+  assert.deepEqual(next.stored?.seqs, [4, 5, 6, 7, 8]);
+  assert.deepEqual(q.enqueue([rec('metric', 11), rec('log', 12)]), { accepted: 2, dropped: 0 });
+  q.ack(formed.seq);
+  q.ack(next.seq);
+  const rest = q.lease({ maxRecords: 100, maxBytes: 1e6 })!;
+  assert.deepEqual(
+    rest.records.map((r) => r.seq),
+    [9, 10, 13, 14],
+    'new records get seqs above the counter the version 5 file kept',
+  );
+  assert.deepEqual(ids(rest.records), [9, 10, 11, 12]);
+  assert.equal(q.retryDeadLetter(), 1);
+  await q.close();
+
+  const report = verifyQueueFile(file);
+  assert.deepEqual(report.problems, []);
+  assert.equal(report.schemaVersion, 6);
+  assert.equal(report.lastSeq, 15);
+  const after = new Database(file, { readonly: true });
+  assert.equal(after.pragma('user_version', { simple: true }), 6);
+  assert.deepEqual(after.prepare('SELECT DISTINCT typeof(payload) FROM chunks').pluck().all(), ['blob']);
+  after.close();
+});
+
+test("chunks: a leased batch's stored payloads are freed on release, and a later lease reads them again", async () => {
+  const file = tempQueuePath();
+  const q = openQueue(file);
+  const records = Array.from({ length: 600 }, (_, i) => rec('log', i, 300));
+  q.enqueue(records);
+  const batch = q.lease({ maxRecords: 1000, maxBytes: 1e6 })!;
+  const stored = batch.stored!;
+  assert.equal(stored.seqs.length, 600);
+  assert.ok(stored.payloads.every((payload) => payload.length > 0));
+  stored.release();
+  assert.ok(stored.payloads.every((payload) => payload.length === 0));
+  assert.throws(() => batch.records, /the records of batch \d+ were released/);
+  q.release(batch.seq);
+  const again = q.lease({ maxRecords: 1000, maxBytes: 1e6 })!;
+  assert.equal(again.seq, batch.seq);
+  assert.deepEqual(
+    ids(again.records),
+    records.map((_, i) => i),
+  );
+  await q.close();
+});
+
+test('chunks: splitChunk cuts a chunk at a record edge in its bytes, as toChunk would build both parts', () => {
+  const records = [rec('alert', 1), rec('log', 2), rec('metric', 3), rec('event', 4), rec('log', 5)];
+  records[1] = { ...records[1]!, body: 'ünï €€ 🚀 "q" \\ line' };
+  const rows = records.map((record, i) => {
+    const payload = JSON.stringify(record);
+    return { seq: [3, 7, 8, 12, 13][i]!, payload, bytes: Buffer.byteLength(payload, 'utf8'), dropClass: 0 };
+  });
+  for (const row of rows) row.dropClass = dropClassOf(row.payload);
+  const chunk = toChunk(rows, 1000);
+  for (let cut = 1; cut < rows.length; cut++) {
+    let asked = 0;
+    const split = splitChunk(chunk, (bytes) => {
+      assert.equal(bytes, rows[asked]!.bytes, 'each record is offered with its own bytes');
+      return ++asked <= cut;
+    })!;
+    assert.deepEqual(
+      split.headSeqs,
+      rows.slice(0, cut).map((r) => r.seq),
+    );
+    const expectHead = toChunk(rows.slice(0, cut), 1000);
+    const expectTail = toChunk(rows.slice(cut), 1000);
+    assert.deepEqual(
+      { ...split.head, payload: split.head.payload.toString() },
+      {
+        ...expectHead,
+        payload: expectHead.payload.toString(),
+      },
+    );
+    assert.deepEqual(
+      { ...split.tail, payload: split.tail.payload.toString() },
+      {
+        ...expectTail,
+        payload: expectTail.payload.toString(),
+      },
+    );
+  }
+  assert.equal(
+    splitChunk(chunk, () => false),
+    null,
+    'none taken',
+  );
+  assert.equal(
+    splitChunk(chunk, () => true),
+    null,
+    'all taken: the chunk stays whole',
   );
 });

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { OutpostError } from '../errors.ts';
 import { queueCorrupt, queueSchemaTooNew } from './errors.ts';
 
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 // drop_class orders eviction under drop_oldest: lower classes go first, ALERT never.
 export const DROP_CLASS = { log: 0, metric: 1, event: 1, alert: 2 } as const;
@@ -107,8 +107,38 @@ INSERT INTO sqlite_sequence(name, seq) SELECT 'chunks', seq FROM sqlite_sequence
 DROP TABLE records;
 `;
 
+// Version 6: chunk payloads are BLOBs, the records' JSON as UTF-8, which SQLite hands back as a
+// Buffer off V8's heap; as TEXT each read made a string of up to 256 KiB, a large object that V8
+// promotes whole to its old generation (docs/operations.md, "Memory under load"). A STRICT table's
+// column type cannot change, so the table is copied once, keeping its highest seq ever stored.
+const BLOB_PAYLOADS = `
+CREATE TABLE chunks_v6 (
+  last_seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+  first_seq   INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  records     INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  classes     INTEGER NOT NULL,
+  seqs        TEXT,
+  payload     BLOB NOT NULL
+) STRICT;
+INSERT INTO chunks_v6(last_seq, first_seq, enqueued_at, records, bytes, classes, seqs, payload)
+  SELECT last_seq, first_seq, enqueued_at, records, bytes, classes, seqs, CAST(payload AS BLOB)
+    FROM chunks ORDER BY last_seq;
+DELETE FROM sqlite_sequence WHERE name = 'chunks_v6';
+INSERT INTO sqlite_sequence(name, seq) SELECT 'chunks_v6', seq FROM sqlite_sequence WHERE name = 'chunks';
+DROP TABLE chunks;
+ALTER TABLE chunks_v6 RENAME TO chunks;
+`;
+
 const JOURNAL_SIZE_LIMIT = 64 * 1024 * 1024;
 const PAGE_SIZE = 16 * 1024;
+/**
+ * better-sqlite3 builds SQLite with a 16 MB page cache per connection, and under a steady stream
+ * of records the queue filled it (chunks are written once, read once and deleted). Pages past
+ * this come back from the WAL or the file through the OS page cache.
+ */
+const CACHE_KIB = 2048;
 export const BUSY_TIMEOUT_MS = 5000;
 
 export interface OpenedDatabase {
@@ -186,6 +216,7 @@ function openAndMigrate(file: string, durability: 'normal' | 'full', seedSeq: nu
     // Takes effect only when this open creates the file (an existing one keeps its page size): a
     // chunk of records spans fewer overflow pages, which made storing one about a quarter cheaper.
     db.pragma(`page_size = ${PAGE_SIZE}`);
+    db.pragma(`cache_size = -${CACHE_KIB}`);
     db.pragma('journal_mode = WAL');
     const check = db.pragma('quick_check(1)', { simple: true });
     if (check !== 'ok') throw queueCorrupt(file, `quick_check: ${String(check)}`);
@@ -210,6 +241,7 @@ function migrate(db: Database.Database, file: string, seedSeq: number): void {
     if (version < 3) db.exec(DROP_PENDING_INDEXES);
     if (version < 4) db.exec(BATCH_RANGES);
     if (version < 5) db.exec(CHUNKS);
+    if (version < 6) db.exec(BLOB_PAYLOADS);
     if (version < 1 && seedSeq > 0) {
       db.prepare("INSERT INTO sqlite_sequence(name, seq) VALUES ('chunks', ?), ('batches', ?)").run(
         seedSeq,

@@ -157,3 +157,56 @@ export function writeVersion4Queue(
   );
   return db;
 }
+
+/** Version 5's chunks table (payloads as TEXT), frozen here to test the migration to version 6. */
+const VERSION_5_CHUNKS = `
+CREATE TABLE chunks (
+  last_seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+  first_seq   INTEGER NOT NULL,
+  enqueued_at INTEGER NOT NULL,
+  records     INTEGER NOT NULL,
+  bytes       INTEGER NOT NULL,
+  classes     INTEGER NOT NULL,
+  seqs        TEXT,
+  payload     TEXT NOT NULL
+) STRICT;
+DROP TABLE records;
+`;
+
+/**
+ * Writes a version 5 queue file: `chunks` stored one after another from seq 1, each one row whose
+ * payload is its records' JSON joined by '\n' as TEXT, enqueued at `enqueuedAt`; the chunks' seq
+ * counter at `lastSeq` (seqs above the stored ones were sent already) and the seq ceiling file as
+ * that agent left it. Returns it open, for the test to add batches, dead letters and cursors.
+ */
+export function writeVersion5Queue(
+  file: string,
+  chunks: OutpostRecord[][],
+  enqueuedAt: number,
+  lastSeq: number,
+): Database.Database {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.exec(VERSION_4_SCHEMA);
+  db.exec(VERSION_5_CHUNKS);
+  const insert = db.prepare(
+    'INSERT INTO chunks(last_seq, first_seq, enqueued_at, records, bytes, classes, seqs, payload) VALUES (?, ?, ?, ?, ?, ?, NULL, ?)',
+  );
+  const classes: Record<RecordKind, number> = { log: 0, metric: 1, event: 1, alert: 2 };
+  let seq = 0;
+  for (const records of chunks) {
+    const payloads = records.map((record) => JSON.stringify(record));
+    const bytes = payloads.reduce((sum, payload) => sum + Buffer.byteLength(payload, 'utf8'), 0);
+    const mask = records.reduce((bits, record) => bits | (1 << classes[record.kind]), 0);
+    insert.run(seq + records.length, seq + 1, enqueuedAt, records.length, bytes, mask, payloads.join('\n'));
+    seq += records.length;
+  }
+  db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'chunks'").run(lastSeq);
+  db.pragma('user_version = 5');
+  fs.writeFileSync(
+    `${file}.seq-ceiling`,
+    `${JSON.stringify({ version: 1, records: lastSeq, batches: 0 })}\n`,
+  );
+  return db;
+}

@@ -20,6 +20,7 @@ export type {
   QueueEvents,
   QueueOptions,
   QueueStats,
+  StoredRecords,
 } from './queue.ts';
 export { Queue } from './queue.ts';
 export type { QueueFileReport } from './verify.ts';

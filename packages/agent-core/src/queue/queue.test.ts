@@ -419,7 +419,7 @@ test('queue: the file is a WAL database with the schema version set', async () =
   q.enqueue([rec('metric', 1)]);
   const db = new Database(file, { readonly: true });
   assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-  assert.equal(db.pragma('user_version', { simple: true }), 5);
+  assert.equal(db.pragma('user_version', { simple: true }), 6);
   assert.equal(db.pragma('page_size', { simple: true }), 16 * 1024, 'a new file gets 16 KiB pages');
   db.close();
   await q.close();

@@ -8,10 +8,15 @@ import {
   CHUNK_MAX_RECORDS,
   type ChunkRecord,
   type ChunkRow,
+  type ChunkSplit,
   chunkRecords,
   chunkSeqs,
   dropClassOf,
+  freePayload,
+  PayloadWriter,
+  payloadTexts,
   type Row,
+  splitChunk,
   toChunk,
 } from './chunk.ts';
 import {
@@ -55,11 +60,28 @@ export interface QueuedRecord extends OutpostRecord {
   seq: number;
 }
 
+/**
+ * A batch's records as the queue stores them: `payloads` hold their JSON texts without seq
+ * (`{"kind":…}`, fields in the record model's order) as UTF-8, separated by '\n' within a buffer
+ * and running on from one buffer to the next; `seqs[i]` is the seq of the i-th text.
+ */
+export interface StoredRecords {
+  readonly seqs: readonly number[];
+  readonly payloads: readonly Buffer[];
+  /**
+   * Frees the payloads' memory now rather than at V8's next collection, which can be 50 MB of
+   * reads later: read back from SQLite they are off V8's heap, and the young generation's few
+   * objects let garbage collections come seldom. The payloads are empty afterwards, and so are
+   * `records` unless read before.
+   */
+  release(): void;
+}
+
 export interface Batch {
   seq: number;
   records: QueuedRecord[];
-  /** Each record as the JSON the wire carries (`{"seq":…,"kind":…}`), in order; see toBatch. */
-  readonly recordsJson?: readonly string[];
+  /** The records as stored, for the sender to copy without parsing them; see toBatch. */
+  readonly stored?: StoredRecords;
   bytes: number;
   createdAt: number;
   attempts: number;
@@ -134,11 +156,13 @@ export interface QueueEvents {
 
 type DropReason = 'queue_full' | 'max_age' | 'purged';
 
-/** A batch's records as stored: seqs and JSON texts in order, and their summed bytes. */
+/** A batch's records as stored: seqs in order, chunk payloads holding their texts, summed bytes. */
 interface BatchContent {
   seqs: number[];
-  payloads: string[];
+  payloads: Buffer[];
   bytes: number;
+  /** The chunk payloads read from SQLite that `payloads` are (or are views of), to free. */
+  read: Buffer[];
 }
 
 interface Delta {
@@ -241,6 +265,7 @@ export class Queue extends EventEmitter<QueueEvents> {
   readonly #walLostFrames: number;
   readonly #ceiling: SequenceCeiling;
   readonly #leased = new Set<number>();
+  readonly #payloadWriter = new PayloadWriter();
   #closing: Promise<void> | null = null;
   #acksSinceCheckpoint = 0;
 
@@ -658,7 +683,6 @@ export class Queue extends EventEmitter<QueueEvents> {
         classes |= 1 << row.dropClass;
         to++;
       } while (to < rows.length && to - from < maxRecords && bytes + rows[to]!.bytes <= CHUNK_MAX_BYTES);
-      const payloads = rows.slice(from, to).map((row) => row.payload);
       this.#stmt.insertChunk.run(
         seq + to - from,
         seq + 1,
@@ -667,7 +691,7 @@ export class Queue extends EventEmitter<QueueEvents> {
         bytes,
         classes,
         null,
-        payloads.join('\n'),
+        this.#payloadWriter.write(rows, from, to),
       );
       seq += to - from;
       from = to;
@@ -766,36 +790,50 @@ export class Queue extends EventEmitter<QueueEvents> {
    * pending or wholly in one batch.
    */
   #formInTx(maxRecords: number, maxBytes: number): BatchContent | null {
-    const content: BatchContent = { seqs: [], payloads: [], bytes: 0 };
-    let split: { chunk: ChunkRow; records: ChunkRecord[]; taken: number } | null = null;
+    // The batch's own arrays are built once every chunk is read: reading a chunk allocates its
+    // payload, which can start a scavenge, and what the batch held by then would survive it.
+    const wholes: ChunkRow[] = [];
+    let count = 0;
+    let taken = 0;
+    let split: ChunkSplit | null = null;
     for (const chunk of this.#stmt.pendingChunks.iterate(this.#formedThrough) as Iterable<ChunkRow>) {
-      const count = content.seqs.length;
-      if (count >= maxRecords) break;
+      if (count >= maxRecords) {
+        // Read only to find the batch full: its bytes need not wait for a garbage collection.
+        freePayload(chunk.payload);
+        break;
+      }
       const whole =
         count + chunk.records <= maxRecords &&
-        (content.bytes + chunk.bytes <= maxBytes || (count === 0 && chunk.records === 1));
+        (taken + chunk.bytes <= maxBytes || (count === 0 && chunk.records === 1));
       if (whole) {
-        appendChunk(content, chunk);
+        wholes.push(chunk);
+        count += chunk.records;
+        taken += chunk.bytes;
         continue;
       }
-      const records = chunkRecords(chunk);
-      let taken = 0;
-      for (const record of records) {
-        const n = content.seqs.length;
-        if (n >= maxRecords || (n > 0 && content.bytes + record.bytes > maxBytes)) break;
-        content.seqs.push(record.seq);
-        content.payloads.push(record.payload);
-        content.bytes += record.bytes;
-        taken++;
-      }
-      if (taken > 0) split = { chunk, records, taken };
+      let n = count;
+      let bytes = taken;
+      split = splitChunk(chunk, (recordBytes) => {
+        if (n >= maxRecords || (n > 0 && bytes + recordBytes > maxBytes)) return false;
+        n++;
+        bytes += recordBytes;
+        return true;
+      });
+      // Null: every record fits after all (the first one over the byte limit alone), or none does.
+      if (split === null && n > count) wholes.push(chunk);
+      else if (split === null) freePayload(chunk.payload);
       break;
     }
+    const content = contentOf(wholes);
     if (split !== null) {
-      const { chunk, records, taken } = split;
-      this.#stmt.deleteChunk.run(chunk.last_seq);
-      this.#storeChunk(toChunk(records.slice(0, taken), chunk.enqueued_at));
-      this.#storeChunk(toChunk(records.slice(taken), chunk.enqueued_at));
+      const { head, tail, headSeqs } = split;
+      this.#stmt.deleteChunk.run(tail.last_seq);
+      this.#storeChunk(head);
+      this.#storeChunk(tail);
+      for (const seq of headSeqs) content.seqs.push(seq);
+      content.payloads.push(head.payload);
+      content.read.push(split.read);
+      content.bytes += head.bytes;
     }
     return content.seqs.length === 0 ? null : content;
   }
@@ -1000,37 +1038,40 @@ function prepare(db: Database.Database) {
   };
 }
 
-/** Whole chunks' seqs and texts, appended to a batch being read or formed. */
+/** A whole chunk's seqs and payload, appended to a batch being read or formed. */
 function appendChunk(content: BatchContent, chunk: ChunkRow): void {
-  const payloads = chunk.payload.split('\n');
-  const seqs = chunkSeqs(chunk);
-  for (let i = 0; i < payloads.length; i++) {
-    content.seqs.push(seqs[i]!);
-    content.payloads.push(payloads[i]!);
+  if (chunk.seqs === null) {
+    for (let seq = chunk.first_seq; seq <= chunk.last_seq; seq++) content.seqs.push(seq);
+  } else {
+    for (const seq of chunkSeqs(chunk)) content.seqs.push(seq);
   }
+  content.payloads.push(chunk.payload);
+  content.read.push(chunk.payload);
   content.bytes += chunk.bytes;
 }
 
 function contentOf(chunks: ChunkRow[]): BatchContent {
-  const content: BatchContent = { seqs: [], payloads: [], bytes: 0 };
+  const content: BatchContent = { seqs: [], payloads: [], bytes: 0, read: [] };
   for (const chunk of chunks) appendChunk(content, chunk);
   return content;
 }
 
 /**
- * A leased batch. `records` are parsed on first use only: the sender splices `recordsJson`, each
- * stored payload with its seq put in front, into the request body without parsing or serialising
- * the records again. recordsJson is not enumerable, so a batch compares (and prints) as its fields.
+ * A leased batch. `records` are parsed on first use only: the sender copies the `stored` bytes,
+ * each record's seq put in front, into the request body without parsing or serialising the records
+ * again, and without making strings of them. `stored` is not enumerable, so a batch compares (and
+ * prints) as its fields.
  */
 function toBatch(seq: number, createdAt: number, attempts: number, content: BatchContent): Batch {
   const { seqs, payloads } = content;
-  const recordsJson = payloads.map((payload, i) => `{"seq":${seqs[i]},${payload.slice(1)}`);
   const batch = { seq, bytes: content.bytes, createdAt, attempts } as Batch;
+  let released = false;
   Object.defineProperty(batch, 'records', {
     enumerable: true,
     configurable: true,
     get(): QueuedRecord[] {
-      const records = payloads.map((payload, i) => ({
+      if (released) throw new Error(`the records of batch ${seq} were released`);
+      const records = payloadTexts(payloads).map((payload, i) => ({
         seq: seqs[i]!,
         ...(JSON.parse(payload) as OutpostRecord),
       }));
@@ -1038,7 +1079,16 @@ function toBatch(seq: number, createdAt: number, attempts: number, content: Batc
       return records;
     },
   });
-  Object.defineProperty(batch, 'recordsJson', { value: recordsJson, enumerable: false });
+  const stored: StoredRecords = {
+    seqs,
+    payloads,
+    release() {
+      if (released) return;
+      released = true;
+      for (const payload of content.read) freePayload(payload);
+    },
+  };
+  Object.defineProperty(batch, 'stored', { value: stored, enumerable: false });
   return batch;
 }
 

@@ -155,7 +155,10 @@ function inspectChunks(db: Database.Database, report: QueueFileReport): void {
   const chunks = db
     .prepare('SELECT last_seq, first_seq, enqueued_at, records, bytes, classes, seqs, payload FROM chunks')
     .iterate() as Iterable<ChunkRow>;
-  for (const chunk of chunks) {
+  for (const row of chunks) {
+    // Version 5 kept the payload as TEXT; version 6 as a BLOB.
+    const payload = row.payload as Buffer | string;
+    const chunk = typeof payload === 'string' ? { ...row, payload: Buffer.from(payload, 'utf8') } : row;
     const problem = chunkProblem(chunk);
     if (problem === null) continue;
     badChunks++;

@@ -7,7 +7,7 @@ import type { OutpostRecord } from '@outpost/plugin-sdk';
 import { pino } from 'pino';
 import { decompress } from 'zstd-napi';
 import { Queue } from '../queue/index.ts';
-import { encodeBatch } from './encode.ts';
+import { encodeBatch, releaseBody } from './encode.ts';
 import type { SourceBatch } from './source.ts';
 
 const identity = { agentId: 'agt_3f9c', secret: 's3cret', hostname: 'web-1', labels: { env: 'prod' } };
@@ -115,7 +115,7 @@ test('encode: a batch leased from the queue splices its stored JSON to the same 
     const records = batch().records.map(({ seq: _, ...r }) => r) as OutpostRecord[];
     queue.enqueue([...records, { ...records[1]!, attrs: { 'quote"d': 'ünï\n', n: -0.5, ok: false } }]);
     const leased = queue.lease({ maxRecords: 10, maxBytes: 1e6 })!;
-    assert.equal(leased.recordsJson?.length, 3);
+    assert.equal(leased.stored?.seqs.length, 3);
     const spliced = encodeBatch(leased, identity, { compression: 'none' }).body;
     const serialised = encodeBatch(
       { seq: leased.seq, createdAt: leased.createdAt, bytes: leased.bytes, records: leased.records },
@@ -172,4 +172,18 @@ test('encode: large spliced batches with multi-byte text encode exactly, and one
     await queue.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('encode: releaseBody frees a sent body at once and leaves a small pooled buffer alone', () => {
+  const many = batch();
+  many.records = Array.from({ length: 100 }, (_, i) => ({ ...many.records[1]!, seq: i + 1 }));
+  const big = encodeBatch(many, identity, { compression: 'none' });
+  const pooled = { ...big, body: Buffer.from('{"records":[]}') };
+  const neighbour = Buffer.from('shares the pool');
+  assert.ok(big.body.length > 0);
+  releaseBody(big);
+  assert.equal(big.body.length, 0);
+  releaseBody(pooled);
+  assert.equal(pooled.body.toString(), '{"records":[]}');
+  assert.equal(neighbour.toString(), 'shares the pool');
 });

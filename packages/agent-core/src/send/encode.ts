@@ -1,4 +1,4 @@
-import { compress } from 'zstd-napi';
+import binding from 'zstd-napi/binding.js';
 import type { SourceBatch, SourceRecord } from './source.ts';
 
 /** Who this agent is on the wire (the fleet module's SenderIdentity has this shape). */
@@ -54,24 +54,99 @@ let scratch = Buffer.allocUnsafe(256 * 1024);
 function room(used: number, more: number): Buffer {
   // Each UTF-16 unit is at most 3 bytes of UTF-8 (a surrogate pair, 2 units, is 4).
   const needed = used + more * 3;
-  if (needed > scratch.length) {
-    const grown = Buffer.allocUnsafe(Math.max(needed, scratch.length * 2));
-    scratch.copy(grown, 0, 0, used);
-    scratch = grown;
-  }
+  return needed > scratch.length ? growTo(needed, used) : scratch;
+}
+
+/** `scratch` grown to at least `needed` bytes, its contents kept up to `used`. */
+function growTo(needed: number, used: number): Buffer {
+  const grown = Buffer.allocUnsafe(Math.max(needed, scratch.length * 2));
+  scratch.copy(grown, 0, 0, used);
+  scratch = grown;
   return scratch;
 }
 
-/** `{"agent":…,"batch":…,"records":[<recordsJson joined by ,>]}` as UTF-8 in `scratch`; its length. */
-function writeSpliced(prefix: string, recordsJson: readonly string[]): number {
-  let used = room(0, prefix.length + 1).write(prefix, 0, 'utf8');
-  for (let i = 0; i < recordsJson.length; i++) {
-    const text = recordsJson[i]!;
-    const buf = room(used, text.length + 1);
-    if (i > 0) buf[used++] = 0x2c; // ','
-    used += buf.write(text, used, 'utf8');
+/**
+ * One zstd context (default level) and one output buffer for the agent's life: zstd-napi's
+ * compress() allocated a buffer of about the body's size for every batch, garbage that piled up
+ * off V8's heap (20-30 MB under a stream of log lines) until the next collection. Only the
+ * compressed bytes are copied out, to be kept for retries.
+ */
+const cctx = new binding.CCtx();
+let compressOut = Buffer.allocUnsafe(0);
+
+function compress(raw: Buffer): Buffer {
+  const bound = binding.compressBound(raw.length);
+  if (compressOut.length < bound) compressOut = Buffer.allocUnsafe(bound);
+  const length = cctx.compress2(compressOut, raw);
+  return copyOut(compressOut, length);
+}
+
+/**
+ * The first `length` bytes of `from` in a buffer of their own: Buffer.from() takes buffers of up
+ * to tens of KB from a pool shared with other buffers, which releaseBody could not free.
+ */
+function copyOut(from: Buffer, length: number): Buffer {
+  const out = Buffer.allocUnsafeSlow(length);
+  from.copy(out, 0, 0, length);
+  return out;
+}
+
+const NEWLINE = 0x0a;
+const COMMA = 0x2c;
+const SEQ_KEY = Buffer.from('{"seq":', 'latin1');
+
+/** Writes the decimal digits of a non-negative safe integer at `at`; returns the end. */
+function writeDigits(buf: Buffer, at: number, n: number): number {
+  let digits = 1;
+  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
+  let rest = n;
+  for (let i = at + digits - 1; i >= at; i--) {
+    buf[i] = 48 + (rest % 10);
+    rest = Math.floor(rest / 10);
   }
+  return at + digits;
+}
+
+/**
+ * `{"agent":…,"batch":…,"records":[…]}` as UTF-8 in `scratch`, each record `{"seq":<seq>,` followed
+ * by its stored text past the text's own `{`; the body's length.
+ */
+function writeSpliced(prefix: string, stored: NonNullable<SourceBatch['stored']>): number {
+  let used = room(0, prefix.length + 1).write(prefix, 0, 'utf8');
+  const { seqs, payloads } = stored;
+  let n = 0;
+  for (const payload of payloads) {
+    for (let start = 0; start < payload.length; ) {
+      let end = payload.indexOf(NEWLINE, start);
+      if (end === -1) end = payload.length;
+      // {"seq": (7) + up to 16 digits + ',' + the text past its '{' + the ',' between records.
+      const need = used + 25 + (end - start);
+      const out = need > scratch.length ? growTo(need, used) : scratch;
+      if (n > 0) out[used++] = COMMA;
+      used += SEQ_KEY.copy(out, used);
+      used = writeDigits(out, used, seqs[n]!);
+      out[used++] = COMMA;
+      used += payload.copy(out, used, start + 1, end);
+      n++;
+      start = end + 1;
+    }
+  }
+  if (n !== seqs.length) throw new Error(`the batch holds ${n} stored records for ${seqs.length} seqs`);
   return used + room(used, 2).write(']}', used, 'latin1');
+}
+
+/**
+ * Frees an acknowledged body's memory now rather than at V8's next full collection: a body in
+ * flight outlives young-generation collections, and with little else promoted the old generation
+ * is collected seldom, so sent bodies piled up (20 MB and more) in malloc's heap. The body is
+ * empty afterwards.
+ */
+export function releaseBody(encoded: EncodedBatch): void {
+  const { body } = encoded;
+  // Only a buffer that is the whole of its ArrayBuffer: a small one may share Node's pool.
+  if (body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.byteLength > 0) {
+    (body.buffer as ArrayBuffer).transfer(0);
+  }
 }
 
 /** The body of POST /api/v1/agent/data (docs/protocol.md). */
@@ -84,14 +159,16 @@ export function encodeBatch(
   const head = { seq: batch.seq, createdAt: batch.createdAt };
   const key = idempotencyKey(identity.agentId, batch.seq);
   let raw: Buffer;
-  if (batch.recordsJson === undefined) {
-    raw = Buffer.from(JSON.stringify({ agent, batch: head, records: batch.records.map(wireRecord) }), 'utf8');
+  if (batch.stored === undefined) {
+    const json = JSON.stringify({ agent, batch: head, records: batch.records.map(wireRecord) });
+    raw = Buffer.allocUnsafeSlow(Buffer.byteLength(json, 'utf8'));
+    raw.write(json, 0, 'utf8');
   } else {
     // Spliced JSON is byte for byte what JSON.stringify makes of the same records (encode.test.ts).
     const prefix = `${JSON.stringify({ agent, batch: head }).slice(0, -1)},"records":[`;
-    const used = writeSpliced(prefix, batch.recordsJson);
+    const used = writeSpliced(prefix, batch.stored);
     // compress() returns a buffer of its own; an uncompressed body is kept for retries, so copied.
-    raw = options.compression === 'zstd' ? scratch.subarray(0, used) : Buffer.from(scratch.subarray(0, used));
+    raw = options.compression === 'zstd' ? scratch.subarray(0, used) : copyOut(scratch, used);
   }
   if (options.compression === 'zstd') {
     return { body: compress(raw), contentEncoding: 'zstd', rawBytes: raw.length, idempotencyKey: key };

@@ -614,3 +614,49 @@ test('sender: a batch that cannot be encoded is dead-lettered, the batches after
     await collector.close();
   }
 });
+
+test('sender: each leased batch frees its stored payloads once encoded; a retry leases and reads them again', async () => {
+  const { collector, queue } = await setup((n, json) =>
+    n === 1 ? { status: 503, body: { error: { code: 'E_NOT_READY', message: 'starting' } } } : accepted(json),
+  );
+  const leased: Array<NonNullable<ReturnType<Queue['lease']>>> = [];
+  const source: BatchSource = {
+    lease: (limits) => {
+      const batch = queue.lease(limits);
+      if (batch !== null) leased.push(batch);
+      return batch;
+    },
+    ack: (seq) => queue.ack(seq),
+    release: (seq) => queue.release(seq),
+    deadLetter: (seq, reason) => queue.deadLetter(seq, reason),
+    stats: () => queue.stats(),
+    on: (event, listener) => queue.on(event, listener),
+    off: (event, listener) => queue.off(event, listener),
+  };
+  const sender = makeSender(source, collector.url, { batchMaxRecords: 100 });
+  try {
+    queue.enqueue(metrics(250));
+    const result = await sender.flush({ deadlineMs: Date.now() + 10_000 });
+    assert.deepEqual(result, { sent: 250, remaining: 0 });
+    assert.equal(leased.length, 4, 'three batches, the first leased twice');
+    assert.equal(leased[0]!.seq, leased[1]!.seq);
+    for (const batch of leased) {
+      assert.ok(batch.stored !== undefined);
+      assert.ok(
+        batch.stored.payloads.every((payload) => payload.length === 0),
+        `batch ${batch.seq}'s payloads are freed`,
+      );
+    }
+    const stored = collector.seen
+      .slice(1)
+      .flatMap((r) => (r.json as Body).records.map((rec) => rec.attrs.cpu));
+    assert.deepEqual(
+      stored,
+      Array.from({ length: 250 }, (_, i) => i),
+    );
+  } finally {
+    await sender.close();
+    await queue.close();
+    await collector.close();
+  }
+});

@@ -1,5 +1,11 @@
 import type { Logger } from 'pino';
-import { type Compression, type EncodedBatch, encodeBatch, type SendIdentity } from './encode.ts';
+import {
+  type Compression,
+  type EncodedBatch,
+  encodeBatch,
+  releaseBody,
+  type SendIdentity,
+} from './encode.ts';
 import { badSendOption, senderClosed } from './errors.ts';
 import { RetryPolicy, type RetryPolicyOptions } from './retry-policy.ts';
 import { type BatchSource, type DeadLetterReason, recordCount, type SourceBatch } from './source.ts';
@@ -375,6 +381,10 @@ export class Sender {
         message: `batch ${batch.seq} cannot be encoded: ${(err as Error).message}`,
       });
       return;
+    } finally {
+      // The body holds the records now (or they cannot be sent): their stored bytes are freed
+      // without waiting for a garbage collection.
+      batch.stored?.release?.();
     }
     if (this.#lastFailedSeq === batch.seq || (batch.attempts ?? 0) > 0) this.#stats.retries += 1;
     this.#lastAttemptAt = this.#now();
@@ -462,6 +472,8 @@ export class Sender {
           },
           'sender: batch acknowledged',
         );
+        // The collector read the whole body before answering, so nothing sends from it any more.
+        releaseBody(encoded);
         return;
       }
       case 'permanent': {

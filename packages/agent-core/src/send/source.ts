@@ -21,11 +21,18 @@ export interface SourceBatch {
   seq: number;
   records: readonly SourceRecord[];
   /**
-   * The same records already serialised as the wire carries them (`{"seq":…,"kind":…,…}`, fields in
-   * the record model's order), when the source keeps them so: the encoder then splices these
-   * instead of serialising `records`, which it does not touch.
+   * The same records as the source stores them, when it keeps them serialised: their JSON texts
+   * without seq (`{"kind":…,…}`, fields in the record model's order) as UTF-8 in `payloads`,
+   * separated by '\n' within a buffer and running on from one buffer to the next, `seqs[i]` the
+   * seq of the i-th. The encoder then copies these bytes, each record's seq put in front, instead
+   * of serialising `records`, which it does not touch.
    */
-  recordsJson?: readonly string[];
+  stored?: {
+    readonly seqs: readonly number[];
+    readonly payloads: readonly Buffer[];
+    /** Frees the payloads now; the sender calls it once the batch is encoded. */
+    release?(): void;
+  };
   bytes: number;
   createdAt: number;
   /** Earlier attempts that ended without an ack, across restarts, when the source counts them. */
@@ -62,5 +69,5 @@ export interface BatchSource {
 
 /** Records in a batch, without parsing them when the source keeps them serialised. */
 export function recordCount(batch: SourceBatch): number {
-  return batch.recordsJson?.length ?? batch.records.length;
+  return batch.stored?.seqs.length ?? batch.records.length;
 }
