@@ -54,3 +54,17 @@ test('heap trim: close stops the timer and is safe twice', async () => {
   await sleep(100);
   assert.equal(trim.stats().trims, trims, 'no look after close');
 });
+
+test('heap trim: the first look comes after firstCheckMs, not a whole interval', async () => {
+  const trim = new HeapTrim({
+    intervalMs: 60_000,
+    firstCheckMs: 20,
+    quietCpuPercent: 100,
+    minGrowthBytes: 0,
+  });
+  trim.start();
+  await sleep(300);
+  assert.equal(trim.stats().trims, 1, 'looked (and trimmed) once, well before the 60 s interval');
+  await trim.close();
+  await trim.close();
+});

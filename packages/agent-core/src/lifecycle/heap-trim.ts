@@ -5,9 +5,20 @@ import { SelfUsage } from './self-usage.ts';
 export interface HeapTrimOptions {
   /** How often the process is looked at. Default 30 s. */
   intervalMs?: number;
+  /**
+   * The first look after start(). Default 10 s (at most intervalMs): start-up (module loading,
+   * config parsing, the first cycles) leaves the most to trim, and a first look a whole interval
+   * later kept an idle daemon 15 MB above its trimmed size for that long (bench/idle.bench.ts).
+   */
+  firstCheckMs?: number;
   /** Below this CPU share (% of one core) since the last look, the process counts as quiet. Default 2. */
   quietCpuPercent?: number;
-  /** RSS growth since the last trim that makes a quiet process worth a trim. Default 8 MiB. */
+  /**
+   * RSS growth since the last trim that makes a quiet process worth a trim. Default 2 MiB: an idle
+   * daemon grows about 8 MiB in a few minutes (young generation, ten-second collection cycles), and
+   * with 8 MiB it spent that time above its trimmed size (bench/idle.bench.ts: 1.5-2.5 MB less RSS,
+   * avg and max, for at most one trim a minute, each a few tens of ms).
+   */
   minGrowthBytes?: number;
 }
 
@@ -27,10 +38,12 @@ type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-re
  * run on a daemon that wakes every few seconds. When the process has been quiet for a whole
  * interval and its RSS grew since the last trim, one memory-reducing full collection (what V8 runs
  * on a low-memory notification) shrinks the young generation, compacts the old one and frees dead
- * buffers (bench/idle.bench.ts), for tens of ms of CPU each time.
+ * buffers (bench/idle.bench.ts), for tens of ms of CPU each time. The daemon and its plugin host
+ * each run one.
  */
 export class HeapTrim {
   readonly #intervalMs: number;
+  readonly #firstCheckMs: number;
   readonly #quietCpuPercent: number;
   readonly #minGrowthBytes: number;
   readonly #gc: GcFunction;
@@ -42,8 +55,9 @@ export class HeapTrim {
 
   constructor(options: HeapTrimOptions = {}) {
     this.#intervalMs = options.intervalMs ?? 30_000;
+    this.#firstCheckMs = options.firstCheckMs ?? Math.min(10_000, this.#intervalMs);
     this.#quietCpuPercent = options.quietCpuPercent ?? 2;
-    this.#minGrowthBytes = options.minGrowthBytes ?? 8 * 1024 * 1024;
+    this.#minGrowthBytes = options.minGrowthBytes ?? 2 * 1024 * 1024;
     // The gc function without --expose-gc on the command line, which would also put `gc` on the
     // daemon's global object: the flag only decides what a context created meanwhile gets.
     v8.setFlagsFromString('--expose-gc');
@@ -54,7 +68,11 @@ export class HeapTrim {
   start(): void {
     if (this.#timer !== undefined) return;
     this.#usage = new SelfUsage();
-    this.#timer = setInterval(() => this.check(), this.#intervalMs);
+    this.#timer = setTimeout(() => {
+      this.check();
+      this.#timer = setInterval(() => this.check(), this.#intervalMs);
+      this.#timer.unref();
+    }, this.#firstCheckMs);
     this.#timer.unref();
   }
 

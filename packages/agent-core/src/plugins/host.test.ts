@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -148,4 +150,52 @@ test('the host process runs with isolated-vm flag --no-node-snapshot and a 2 MB 
   } finally {
     await host.close();
   }
+});
+
+// The plugin host loads undici and node:tls on a plugin's first http.request(), not at start.
+test('a plugin with permissions.http makes its requests from the plugin host', async (t) => {
+  const server = http.createServer((req, res) => res.writeHead(req.url === '/down' ? 503 : 200).end('ok'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const code = `export default {
+  async collect(ctx) {
+    const up = await ctx.http.request({ url: '${origin}/' });
+    const down = await ctx.http.request({ url: '${origin}/down' });
+    return [{ kind: 'metric', name: 'up', value: up.status }, { kind: 'metric', name: 'down', value: down.status }];
+  },
+};`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'outpost-host-http-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(dir, 'index.js'), code);
+  const manifest = parseManifest(
+    {
+      name: 'fetcher',
+      version: '1.0.0',
+      apiVersion: 1,
+      entry: 'index.js',
+      capabilities: ['collect'],
+      permissions: { http: [origin] },
+    },
+    'fetcher manifest',
+  );
+  const host = new PluginHost({ logger: pino({ level: 'silent' }) });
+  t.after(() => host.close());
+  await host.start();
+  await host.load({
+    name: 'fetcher',
+    manifest,
+    entryPath: path.join(dir, 'index.js'),
+    sha256: sha256Hex(code),
+    config: {},
+    stateFile: path.join(dir, 'state.json'),
+  });
+  const records = (await host.call('fetcher', 'collect')) as { name: string; value: number }[];
+  assert.deepEqual(
+    records.map((r) => [r.name, r.value]),
+    [
+      ['up', 200],
+      ['down', 503],
+    ],
+  );
 });

@@ -1,7 +1,7 @@
-import tls, { type TLSSocket } from 'node:tls';
+import type { TLSSocket } from 'node:tls';
 import type { HttpResponse, TlsInfo } from '../plugin.ts';
 import { hostCallFailed, permissionDenied } from './errors.ts';
-import { Agent, buildConnector, type Connector } from './undici.ts';
+import { type Connector, undiciParts } from './undici.ts';
 
 const MAX_REDIRECTS = 5;
 const REDIRECTS: ReadonlySet<number> = new Set([301, 302, 303, 307, 308]);
@@ -84,16 +84,24 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
  */
 export class PluginHttpClient {
   readonly #grant: HttpGrant;
-  // TLS sessions are not resumed: a resumed session carries no peer certificate, and plugins such
-  // as http-check report the certificate's expiry on every probe.
-  readonly #connector: Connector;
+  #connector: Connector | undefined;
 
   constructor(grant: HttpGrant) {
     this.#grant = grant;
-    this.#connector = buildConnector({
-      maxCachedSessions: 0,
-      ...(grant.ca === undefined ? {} : { ca: [...tls.rootCertificates, grant.ca] }),
-    });
+  }
+
+  /** Built on the first request, so that undici and node:tls load only for plugins that use http. */
+  #connect(): Connector {
+    if (this.#connector === undefined) {
+      const tls = process.getBuiltinModule('node:tls');
+      // TLS sessions are not resumed: a resumed session carries no peer certificate, and plugins
+      // such as http-check report the certificate's expiry on every probe.
+      this.#connector = undiciParts().buildConnector({
+        maxCachedSessions: 0,
+        ...(this.#grant.ca === undefined ? {} : { ca: [...tls.rootCertificates, this.#grant.ca] }),
+      });
+    }
+    return this.#connector;
   }
 
   async request(raw: unknown, signal: AbortSignal, remainingMs: number): Promise<HttpResponse> {
@@ -107,9 +115,10 @@ export class PluginHttpClient {
     for (let hop = 0; ; hop++) {
       this.#checkOrigin(url, hop === 0 ? undefined : req.url);
       let peer: TlsInfo | undefined;
-      const agent = new Agent({
+      const connector = this.#connect();
+      const agent = new (undiciParts().Agent)({
         connect: (options, callback) =>
-          this.#connector(options, (...args) => {
+          connector(options, (...args) => {
             const socket = args[1];
             // undici passes undefined, not null, as the socket of a failed connect.
             if (socket != null && 'getPeerCertificate' in socket) {
