@@ -83,6 +83,9 @@ test('notify: ready, reloading, ready, stopping reach the manager in order, one 
     sentAt >= before && sentAt <= BigInt(fake.messages[1]?.receivedAtUsec ?? 0),
     `MONOTONIC_USEC ${sentAt} is CLOCK_MONOTONIC: between ${before} and the manager's receipt`,
   );
+  // The manager closes a barrier's descriptor (which lets systemd-notify return) before it reports
+  // the barrier on its stdout: the last report can arrive after close() has returned.
+  await fake.waitFor('four barriers', () => (fake.barriers >= 4 ? true : undefined), 5000);
   assert.equal(fake.barriers, 4, 'each systemd-notify waited for the manager (no --no-block)');
   assert.deepEqual(
     trace().map((line) => line.split(' ')[0]),
