@@ -27,9 +27,10 @@ import { Pipeline } from '../process/index.ts';
 import { Queue } from '../queue/index.ts';
 import { HttpTransport, RetryPolicy, Sender } from '../send/index.ts';
 import type { ServiceNotifier } from '../service/index.ts';
-import { AgentTelemetry, MetricsListener } from '../telemetry/index.ts';
+import { AgentTelemetry, defineScrapedMetric, METRIC_PREFIX, MetricsListener } from '../telemetry/index.ts';
 import { AGENT_VERSION } from '../version.ts';
 import { agentClosed, agentStarting, badBatchParam } from './errors.ts';
+import { OldSpaceCap } from './old-space-cap.ts';
 import { type LoadShedding, ResourceGuard } from './resource-guard.ts';
 import { SelfUsage } from './self-usage.ts';
 import { type TopSnapshot, topPlugins } from './top.ts';
@@ -103,6 +104,7 @@ export class Agent {
   #closing: Promise<void> | null = null;
   readonly #telemetry = new AgentTelemetry({ snapshot: () => this.status() });
   #guard: ResourceGuard | null = null;
+  #oldSpaceCap: OldSpaceCap | null = null;
   #plugins: PluginRuntime | null = null;
   #metricsListener: MetricsListener | null = null;
   #fleet: FleetController | null = null;
@@ -181,6 +183,7 @@ export class Agent {
       self.#pipeline = self.#createPipeline(config);
       self.#startInputs(config);
       self.#startGuard(config);
+      self.#startOldSpaceCap();
       await self.#listenForMetrics(config.metrics.listen);
     } catch (err) {
       await self.close();
@@ -378,6 +381,7 @@ export class Agent {
       await this.#fleet?.close();
       await this.#reloading?.catch(() => undefined);
       await this.#guard?.close();
+      await this.#oldSpaceCap?.close();
       await Promise.allSettled(this.#inputs.map((input) => input.close()));
       await this.#plugins?.quiesce();
       // Open aggregate windows go into the queue before the last send.
@@ -515,6 +519,21 @@ export class Agent {
       logger: this.#logger.child({ component: 'resource-guard' }),
     });
     this.#guard.start();
+  }
+
+  /** Keeps the old generation from climbing under load (docs/operations.md, "Memory under load"). */
+  #startOldSpaceCap(): void {
+    const cap = new OldSpaceCap();
+    defineScrapedMetric({
+      type: 'counter',
+      name: `${METRIC_PREFIX}old_space_collections_total`,
+      help: 'Major garbage collections the agent asked for because its old space grew under load',
+      labelNames: [],
+      registry: this.#telemetry.registry,
+      fill: (set) => set({}, cap.stats().collections),
+    });
+    cap.start();
+    this.#oldSpaceCap = cap;
   }
 
   #startSending(config: AgentConfig): void {

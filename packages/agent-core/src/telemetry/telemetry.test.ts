@@ -261,6 +261,7 @@ test('telemetry: a running agent serves its metrics on the control socket and on
   });
   assert.match(overSocket, /^outpost_agent_queue_records \d+$/m);
   assert.match(overSocket, /^outpost_agent_process_resident_memory_bytes \d+$/m);
+  assert.match(overSocket, /^outpost_agent_old_space_collections_total \d+$/m);
 
   const res = await fetch(url);
   assert.equal(res.status, 200);
