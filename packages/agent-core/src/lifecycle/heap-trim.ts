@@ -1,6 +1,5 @@
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { SelfUsage } from './self-usage.ts';
+import { type GcFunction, v8Gc } from './v8-gc.ts';
 
 export interface HeapTrimOptions {
   /** How often the process is looked at. Default 30 s. */
@@ -30,8 +29,6 @@ export interface HeapTrimStats {
   lastTrimMs: number | null;
 }
 
-type GcFunction = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
-
 /**
  * Gives memory back once the process is quiet. V8 keeps the heap it grew to (start-up's module
  * loading and config parsing, a burst of log lines), and its own memory reducer does not always
@@ -58,11 +55,7 @@ export class HeapTrim {
     this.#firstCheckMs = options.firstCheckMs ?? Math.min(10_000, this.#intervalMs);
     this.#quietCpuPercent = options.quietCpuPercent ?? 2;
     this.#minGrowthBytes = options.minGrowthBytes ?? 2 * 1024 * 1024;
-    // The gc function without --expose-gc on the command line, which would also put `gc` on the
-    // daemon's global object: the flag only decides what a context created meanwhile gets.
-    v8.setFlagsFromString('--expose-gc');
-    this.#gc = vm.runInNewContext('gc') as GcFunction;
-    v8.setFlagsFromString('--no-expose-gc');
+    this.#gc = v8Gc();
   }
 
   start(): void {
