@@ -5,30 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
-import { DAEMON_NODE_FLAGS, daemonNodeOptions, daemonTunables, missingDaemonFlags } from './daemon-flags.ts';
+import { DAEMON_NODE_FLAGS } from './daemon-flags.ts';
 
-test('daemon flags: an operator value on the command line or in NODE_OPTIONS wins', () => {
-  assert.deepEqual(missingDaemonFlags([], undefined), [...DAEMON_NODE_FLAGS]);
-  assert.deepEqual(missingDaemonFlags(['--max_semi_space_size=2'], ''), []);
-  assert.deepEqual(missingDaemonFlags(['--expose-gc'], ' --max-semi-space-size=16 '), []);
-  assert.deepEqual(missingDaemonFlags(['--expose-gc'], '--max-old-space-size=200'), [...DAEMON_NODE_FLAGS]);
-});
-
-test('daemon flags: malloc tunables join the operator GLIBC_TUNABLES without overriding them', () => {
-  assert.equal(daemonTunables(undefined), 'glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2');
-  assert.equal(
-    daemonTunables('glibc.malloc.arena_max=8:glibc.pthread.rseq=0'),
-    'glibc.malloc.arena_max=8:glibc.pthread.rseq=0:glibc.malloc.mmap_threshold=131072',
-  );
-});
-
-test('daemon flags: the daemon starts from the start-up snapshot even when NODE_OPTIONS turns it off', () => {
-  assert.equal(
-    daemonNodeOptions('--conditions=outpost-source --no-node-snapshot'),
-    '--conditions=outpost-source',
-  );
-  assert.equal(daemonNodeOptions(undefined), '');
-});
+// How flags, tunables and NODE_OPTIONS combine is tested with the shared code
+// (packages/service/src/node-flags); these run the agent's own relaunch.
 
 /** Runs a script that relaunches like the bin, and what the relaunched process sees of itself. */
 async function relaunched(nodeArgs: string[], nodeOptions = process.env.NODE_OPTIONS ?? '') {

@@ -1,10 +1,4 @@
-import {
-  missingNodeFlags,
-  type NodeFlagsSpec,
-  relaunchWithNodeFlags,
-  withMallocTunables,
-  withNodeSnapshot,
-} from '@outpost/service/node-flags';
+import { type NodeFlagsSpec, relaunchWithNodeFlags } from '@outpost/service/node-flags';
 
 /**
  * The V8 heap settings the daemon runs with; the outpost-agent bin re-executes itself with them
@@ -34,21 +28,6 @@ const SPEC: NodeFlagsSpec = {
   mallocTunables: DAEMON_MALLOC_TUNABLES,
   marker: 'OUTPOST_AGENT_DAEMON_FLAGS',
 };
-
-/** GLIBC_TUNABLES with the daemon's malloc settings added, where the operator's sets none of them. */
-export function daemonTunables(current: string | undefined): string {
-  return withMallocTunables(current, DAEMON_MALLOC_TUNABLES);
-}
-
-/** NODE_OPTIONS without --no-node-snapshot: only the plugin host loads isolated-vm, and adds it itself. */
-export function daemonNodeOptions(current: string | undefined): string {
-  return withNodeSnapshot(current);
-}
-
-/** The daemon flags that neither the command line nor NODE_OPTIONS set: an operator's value wins. */
-export function missingDaemonFlags(execArgv: readonly string[], nodeOptions: string | undefined): string[] {
-  return missingNodeFlags(DAEMON_NODE_FLAGS, execArgv, nodeOptions);
-}
 
 /** Re-executes the agent with the daemon flags and malloc settings it lacks (see relaunchWithNodeFlags). */
 export function relaunchWithDaemonFlags(): void {
