@@ -1,44 +1,22 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { relaunched as relaunchProbe } from '../../../service/test/relaunch-probe.ts';
 import { DAEMON_NODE_FLAGS } from './daemon-flags.ts';
 
 // How flags, tunables and NODE_OPTIONS combine is tested with the shared code
 // (packages/service/src/node-flags); these run the agent's own relaunch.
 
-/** Runs a script that relaunches like the bin, and what the relaunched process sees of itself. */
-async function relaunched(nodeArgs: string[], nodeOptions = process.env.NODE_OPTIONS ?? '') {
-  const dir = mkdtempSync(join(tmpdir(), 'daemon-flags-'));
-  try {
-    const script = join(dir, 'entry.ts');
-    writeFileSync(
-      script,
-      `import { readFileSync } from 'node:fs';
-import { relaunchWithDaemonFlags } from ${JSON.stringify(join(import.meta.dirname, 'daemon-flags.ts'))};
-relaunchWithDaemonFlags();
-console.log(JSON.stringify({
-  pid: process.pid,
-  cmdline: readFileSync('/proc/self/cmdline', 'utf8').split('\\0').filter(Boolean),
-  execArgv: process.execArgv,
-  argv: process.argv.slice(2),
-  tunables: process.env.GLIBC_TUNABLES ?? null,
-  marker: process.env.OUTPOST_AGENT_DAEMON_FLAGS ?? null,
-  nodeOptions: process.env.NODE_OPTIONS ?? null,
-}));
-`,
-    );
-    const run = promisify(execFile)(process.execPath, [...nodeArgs, script, '--config', 'x.yaml'], {
-      env: { ...process.env, NODE_OPTIONS: nodeOptions, GLIBC_TUNABLES: '' },
-    });
-    const { stdout } = await run;
-    return { pid: run.child.pid, seen: JSON.parse(stdout) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** What the agent's relaunch leaves the re-executed process with. */
+function relaunched(nodeArgs: string[], nodeOptions = process.env.NODE_OPTIONS ?? '') {
+  return relaunchProbe({
+    module: join(import.meta.dirname, 'daemon-flags.ts'),
+    call: 'relaunchWithDaemonFlags',
+    marker: 'OUTPOST_AGENT_DAEMON_FLAGS',
+    nodeArgs,
+    args: ['--config', 'x.yaml'],
+    env: { NODE_OPTIONS: nodeOptions, GLIBC_TUNABLES: '' },
+  });
 }
 
 test('daemon flags: the bin re-executes itself with the flags, keeping its pid and arguments', async () => {

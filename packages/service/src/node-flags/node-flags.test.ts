@@ -1,10 +1,7 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { promisify } from 'node:util';
+import { relaunched as relaunchProbe } from '../../test/relaunch-probe.ts';
 import { missingNodeFlags, type NodeFlagsSpec, withMallocTunables, withNodeSnapshot } from './index.ts';
 
 const FLAGS = ['--max-semi-space-size=16', '--stack-size=2000'];
@@ -37,34 +34,17 @@ test('node flags: NODE_OPTIONS loses --no-node-snapshot and keeps the rest', () 
   assert.equal(withNodeSnapshot(undefined), '');
 });
 
-/** Runs a script that relaunches with `spec`, and what the relaunched process sees of itself. */
-async function relaunched(spec: NodeFlagsSpec, nodeArgs: string[], env: NodeJS.ProcessEnv) {
-  const dir = mkdtempSync(join(tmpdir(), 'node-flags-'));
-  try {
-    const script = join(dir, 'entry.ts');
-    writeFileSync(
-      script,
-      `import { readFileSync } from 'node:fs';
-import { relaunchWithNodeFlags } from ${JSON.stringify(join(import.meta.dirname, 'index.ts'))};
-relaunchWithNodeFlags(${JSON.stringify(spec)});
-console.log(JSON.stringify({
-  pid: process.pid,
-  cmdline: readFileSync('/proc/self/cmdline', 'utf8').split('\\0').filter(Boolean),
-  execArgv: process.execArgv,
-  argv: process.argv.slice(2),
-  tunables: process.env.GLIBC_TUNABLES ?? null,
-  marker: process.env[${JSON.stringify(spec.marker)}] ?? null,
-}));
-`,
-    );
-    const run = promisify(execFile)(process.execPath, [...nodeArgs, script, 'serve', '--listen', 'x'], {
-      env: { ...process.env, ...env },
-    });
-    const { stdout } = await run;
-    return { pid: run.child.pid, seen: JSON.parse(stdout) };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** What relaunchWithNodeFlags(spec) leaves the re-executed process with. */
+function relaunched(spec: NodeFlagsSpec, nodeArgs: string[], env: NodeJS.ProcessEnv) {
+  return relaunchProbe({
+    module: join(import.meta.dirname, 'index.ts'),
+    call: 'relaunchWithNodeFlags',
+    callArgs: [spec],
+    marker: spec.marker,
+    nodeArgs,
+    args: ['serve', '--listen', 'x'],
+    env,
+  });
 }
 
 const SPEC: NodeFlagsSpec = {
