@@ -95,18 +95,6 @@ const NEWLINE = 0x0a;
 const COMMA = 0x2c;
 const SEQ_KEY = Buffer.from('{"seq":', 'latin1');
 
-/** Writes the decimal digits of a non-negative safe integer at `at`; returns the end. */
-function writeDigits(buf: Buffer, at: number, n: number): number {
-  let digits = 1;
-  for (let rest = n; rest >= 10; rest = Math.floor(rest / 10)) digits++;
-  let rest = n;
-  for (let i = at + digits - 1; i >= at; i--) {
-    buf[i] = 48 + (rest % 10);
-    rest = Math.floor(rest / 10);
-  }
-  return at + digits;
-}
-
 /**
  * `{"agent":…,"batch":…,"records":[…]}` as UTF-8 in `scratch`, each record `{"seq":<seq>,` followed
  * by its stored text past the text's own `{`; the body's length.
@@ -124,7 +112,7 @@ function writeSpliced(prefix: string, stored: NonNullable<SourceBatch['stored']>
       const out = need > scratch.length ? growTo(need, used) : scratch;
       if (n > 0) out[used++] = COMMA;
       used += SEQ_KEY.copy(out, used);
-      used = writeDigits(out, used, seqs[n]!);
+      used += out.write(String(seqs[n]), used, 'latin1');
       out[used++] = COMMA;
       used += payload.copy(out, used, start + 1, end);
       n++;
